@@ -1,0 +1,336 @@
+//! Ready-made stages: `filter`, `filter_map`, `flat_map`, `inspect`, `batch`,
+//! `unbatch`, `take` and `take_while`.
+//!
+//! Each is a value implementing [`Stage`]; pass it to
+//! [`Graph::stage`](crate::Graph::stage) or use the typed shortcut of the same
+//! name on [`Graph`](crate::Graph), which also lets closure parameters be
+//! inferred from the upstream item type.
+
+use crate::stage::{Input, Output, Stage, StageMode};
+use crate::sync::{lock, AtomicBool, AtomicUsize, Mutex, Ordering};
+
+/// Keeps the items for which the predicate returns `true` (parallel).
+pub fn filter<F>(predicate: F) -> Filter<F> {
+    Filter(predicate)
+}
+
+/// See [`filter`].
+pub struct Filter<F>(F);
+
+impl<T: Send, F: Fn(&T) -> bool + Send + Sync> Stage<T> for Filter<F> {
+    type Out = T;
+    fn name(&self) -> &'static str {
+        "filter"
+    }
+    #[inline]
+    fn process(&self, item: T, out: &mut Output<'_, T>) {
+        if (self.0)(&item) {
+            out.emit(item);
+        }
+    }
+}
+
+/// Maps each item to an `Option` and keeps the `Some` values (parallel).
+pub fn filter_map<F>(f: F) -> FilterMap<F> {
+    FilterMap(f)
+}
+
+/// See [`filter_map`].
+pub struct FilterMap<F>(F);
+
+impl<T, U: Send, F: Fn(T) -> Option<U> + Send + Sync> Stage<T> for FilterMap<F> {
+    type Out = U;
+    fn name(&self) -> &'static str {
+        "filter_map"
+    }
+    #[inline]
+    fn process(&self, item: T, out: &mut Output<'_, U>) {
+        if let Some(value) = (self.0)(item) {
+            out.emit(value);
+        }
+    }
+}
+
+/// Maps each item to an iterable and emits all of its items (parallel).
+pub fn flat_map<F>(f: F) -> FlatMap<F> {
+    FlatMap(f)
+}
+
+/// See [`flat_map`].
+pub struct FlatMap<F>(F);
+
+impl<T, I, F> Stage<T> for FlatMap<F>
+where
+    I: IntoIterator,
+    I::Item: Send,
+    F: Fn(T) -> I + Send + Sync,
+{
+    type Out = I::Item;
+    fn name(&self) -> &'static str {
+        "flat_map"
+    }
+    #[inline]
+    fn process(&self, item: T, out: &mut Output<'_, I::Item>) {
+        for value in (self.0)(item) {
+            out.emit(value);
+        }
+    }
+}
+
+/// Calls a function on a reference to each item and passes it on (parallel).
+pub fn inspect<F>(f: F) -> Inspect<F> {
+    Inspect(f)
+}
+
+/// See [`inspect`].
+pub struct Inspect<F>(F);
+
+impl<T: Send, F: Fn(&T) + Send + Sync> Stage<T> for Inspect<F> {
+    type Out = T;
+    fn name(&self) -> &'static str {
+        "inspect"
+    }
+    #[inline]
+    fn process(&self, item: T, out: &mut Output<'_, T>) {
+        (self.0)(&item);
+        out.emit(item);
+    }
+}
+
+/// Groups items into `Vec`s of up to `size` items.
+///
+/// The groups hold consecutive items in source order when one source feeds the
+/// stage. A partial group is emitted when the input ends, and also when every
+/// worker would otherwise go idle (so a `capacity` smaller than `size` cannot
+/// stall the run).
+///
+/// # Panics
+///
+/// If `size` is 0.
+pub fn batch<T>(size: usize) -> Batch<T> {
+    assert!(
+        size > 0,
+        "para: batch(0): the group size must be at least 1"
+    );
+    Batch {
+        size,
+        pending: Mutex::new(Vec::new()),
+    }
+}
+
+/// See [`batch`].
+pub struct Batch<T> {
+    size: usize,
+    pending: Mutex<Vec<T>>,
+}
+
+impl<T: Send> Stage<T> for Batch<T> {
+    type Out = Vec<T>;
+    fn mode(&self) -> StageMode {
+        StageMode::Regroup
+    }
+    fn name(&self) -> &'static str {
+        "batch"
+    }
+    fn process(&self, item: T, out: &mut Output<'_, Vec<T>>) {
+        let mut pending = lock(&self.pending);
+        self.push(&mut pending, item, out);
+    }
+    fn process_batch(&self, input: &mut Input<'_, T>, out: &mut Output<'_, Vec<T>>) {
+        let mut pending = lock(&self.pending);
+        for item in input {
+            self.push(&mut pending, item, out);
+        }
+    }
+    fn flush(&self, out: &mut Output<'_, Vec<T>>) {
+        let mut pending = lock(&self.pending);
+        if !pending.is_empty() {
+            out.emit(std::mem::take(&mut *pending));
+        }
+    }
+}
+
+impl<T> Batch<T> {
+    fn push(&self, pending: &mut Vec<T>, item: T, out: &mut Output<'_, Vec<T>>) {
+        if pending.capacity() == 0 {
+            pending.reserve_exact(self.size);
+        }
+        pending.push(item);
+        if pending.len() == self.size {
+            out.emit(std::mem::replace(pending, Vec::with_capacity(self.size)));
+        }
+    }
+}
+
+/// Splits each incoming collection (a `Vec`, or any `IntoIterator`) back into
+/// its items (parallel). The inverse of [`batch`].
+pub fn unbatch() -> Unbatch {
+    Unbatch
+}
+
+/// See [`unbatch`].
+pub struct Unbatch;
+
+impl<I> Stage<I> for Unbatch
+where
+    I: IntoIterator,
+    I::Item: Send,
+{
+    type Out = I::Item;
+    fn name(&self) -> &'static str {
+        "unbatch"
+    }
+    #[inline]
+    fn process(&self, item: I, out: &mut Output<'_, I::Item>) {
+        for value in item {
+            out.emit(value);
+        }
+    }
+}
+
+/// Passes the first `n` items in source order, then stops the sources.
+///
+/// An ordered stage: it passes exactly the items `Iterator::take(n)` would.
+/// Items that were already in flight past the cut are dropped.
+pub fn take(n: usize) -> Take {
+    Take {
+        left: AtomicUsize::new(n),
+    }
+}
+
+/// See [`take`].
+pub struct Take {
+    /// Items still to pass. A serial stage is called by one worker at a time
+    /// and the runtime's claim orders successive calls, so relaxed loads and
+    /// stores are enough.
+    left: AtomicUsize,
+}
+
+impl<T: Send> Stage<T> for Take {
+    type Out = T;
+    fn mode(&self) -> StageMode {
+        StageMode::Ordered
+    }
+    fn name(&self) -> &'static str {
+        "take"
+    }
+    fn process(&self, item: T, out: &mut Output<'_, T>) {
+        let left = self.left.load(Ordering::Relaxed);
+        if left > 0 {
+            out.emit(item);
+            self.left.store(left - 1, Ordering::Relaxed);
+        }
+        if left <= 1 {
+            out.stop_sources();
+        }
+    }
+    fn process_batch(&self, input: &mut Input<'_, T>, out: &mut Output<'_, T>) {
+        let mut left = self.left.load(Ordering::Relaxed);
+        for item in input {
+            if left == 0 {
+                break;
+            }
+            left -= 1;
+            out.emit(item);
+        }
+        self.left.store(left, Ordering::Relaxed);
+        if left == 0 {
+            out.stop_sources();
+        }
+    }
+}
+
+/// Passes items in source order while the predicate holds, then stops the
+/// sources. An ordered stage, like `Iterator::take_while`.
+pub fn take_while<F>(predicate: F) -> TakeWhile<F> {
+    TakeWhile {
+        predicate,
+        done: AtomicBool::new(false),
+    }
+}
+
+/// See [`take_while`].
+pub struct TakeWhile<F> {
+    predicate: F,
+    /// Set once the predicate failed; see [`Take::left`] for the ordering.
+    done: AtomicBool,
+}
+
+impl<T: Send, F: Fn(&T) -> bool + Send + Sync> Stage<T> for TakeWhile<F> {
+    type Out = T;
+    fn mode(&self) -> StageMode {
+        StageMode::Ordered
+    }
+    fn name(&self) -> &'static str {
+        "take_while"
+    }
+    fn process(&self, item: T, out: &mut Output<'_, T>) {
+        if self.done.load(Ordering::Relaxed) {
+            return;
+        }
+        if (self.predicate)(&item) {
+            out.emit(item);
+        } else {
+            self.done.store(true, Ordering::Relaxed);
+            out.stop_sources();
+        }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+
+    fn run<T, S: Stage<T>>(stage: &S, batches: Vec<Vec<T>>) -> (Vec<S::Out>, bool) {
+        let current = Cell::new(0);
+        let mut items = Vec::new();
+        let mut stopped = false;
+        for batch in batches {
+            let mut out = Output::new(&mut items, None, None, &current);
+            stage.process_batch(&mut Input::new(batch, &current), &mut out);
+            stopped |= out.stop_requested();
+        }
+        let mut out = Output::new(&mut items, None, None, &current);
+        stage.flush(&mut out);
+        (items, stopped)
+    }
+
+    #[test]
+    fn filter_family() {
+        assert_eq!(
+            run(&filter(|x: &i32| x % 2 == 0), vec![vec![1, 2, 3, 4]]).0,
+            [2, 4]
+        );
+        let fm = filter_map(|x: i32| (x > 2).then_some(x * 10));
+        assert_eq!(run(&fm, vec![vec![1, 2, 3, 4]]).0, [30, 40]);
+        assert_eq!(run(&flat_map(|x: i32| 0..x), vec![vec![1, 2]]).0, [0, 0, 1]);
+        assert_eq!(
+            run(&unbatch(), vec![vec![vec![1, 2], vec![3]]]).0,
+            [1, 2, 3]
+        );
+    }
+
+    #[test]
+    fn batch_groups_and_flushes() {
+        let (groups, _) = run(&batch(2), vec![vec![1, 2, 3], vec![4, 5]]);
+        assert_eq!(groups, vec![vec![1, 2], vec![3, 4], vec![5]]);
+    }
+
+    #[test]
+    fn take_stops_at_n() {
+        let (items, stopped) = run(&take(3), vec![vec![1, 2], vec![3, 4], vec![5]]);
+        assert_eq!(items, [1, 2, 3]);
+        assert!(stopped);
+        let (items, stopped) = run(&take(10), vec![vec![1, 2]]);
+        assert_eq!(items, [1, 2]);
+        assert!(!stopped);
+    }
+
+    #[test]
+    fn take_while_stops_at_first_failure() {
+        let (items, stopped) = run(&take_while(|x: &i32| *x < 3), vec![vec![1, 2, 3, 1]]);
+        assert_eq!(items, [1, 2]);
+        assert!(stopped);
+    }
+}

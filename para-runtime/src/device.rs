@@ -1,0 +1,307 @@
+//! Device stages (`#[gpu]`): batches of up to `batch` items run on dedicated
+//! lanes, threads that do not count against the run's `threads`.
+//!
+//! Workers drain the stage's inbox (as the holder of its single claim slot)
+//! into an accumulator and cut a *job* whenever it holds `batch` items; the
+//! job goes over an unbounded channel to the lanes, so a worker never waits
+//! for a device. A partial job is cut when the input ends, or when every
+//! worker is idle (nothing else is coming). The lane runs the body, checks it
+//! returned one output per input, and sends each input batch's outputs on with
+//! that batch's tag. An input batch larger than the room left in a job is cut
+//! into parts whose outputs are reassembled before they move on, so ordered
+//! stages downstream still see whole batches.
+//!
+//! With `threads = 1` jobs run inline on the worker, keeping the run
+//! deterministic.
+
+use crate::batch::{Batch, Tag};
+use crate::claim::Slots;
+use crate::node::{hold_slot, notify_delivery, take_outlets, Node, Outlets, Wire};
+use crate::queue::SharedQueue;
+use crate::run::{Cx, NodePlan};
+use crate::sync::{lock, Arc, Mutex};
+use crossbeam_channel::{Receiver, Sender};
+use std::collections::HashMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::Instant;
+
+/// The body of a device stage.
+pub(crate) trait DeviceBody<In, Out>: Send + Sync {
+    fn call(&self, items: Vec<In>) -> Vec<Out>;
+}
+
+/// A body shared by several lanes (`Fn + Sync`).
+pub(crate) struct SharedBody<F>(pub(crate) F);
+
+impl<In, Out, F: Fn(Vec<In>) -> Vec<Out> + Send + Sync> DeviceBody<In, Out> for SharedBody<F> {
+    fn call(&self, items: Vec<In>) -> Vec<Out> {
+        (self.0)(items)
+    }
+}
+
+/// A body owned by a single lane (`FnMut`, e.g. holding a device handle).
+pub(crate) struct ExclusiveBody<F>(pub(crate) Mutex<F>);
+
+impl<In, Out, F: FnMut(Vec<In>) -> Vec<Out> + Send> DeviceBody<In, Out> for ExclusiveBody<F> {
+    fn call(&self, items: Vec<In>) -> Vec<Out> {
+        let mut f = lock(&self.0);
+        (*f)(items)
+    }
+}
+
+/// Where one input batch's items sit inside a job.
+struct Segment {
+    len: usize,
+    /// Whole batch: its tag and weight. Part of a larger batch: the
+    /// reassembly it belongs to and its part index.
+    whole: Option<(Tag, usize)>,
+    part: Option<(u64, usize)>,
+}
+
+struct Job<In> {
+    items: Vec<In>,
+    segments: Vec<Segment>,
+}
+
+struct Accumulator<In> {
+    items: Vec<In>,
+    segments: Vec<Segment>,
+    next_assembly: u64,
+}
+
+/// An input batch whose parts went to several jobs.
+struct Assembly<Out> {
+    tag: Tag,
+    weight: usize,
+    parts: Vec<Option<Vec<Out>>>,
+    missing: usize,
+}
+
+pub(crate) struct DeviceNode<In, Out, B> {
+    id: usize,
+    size: usize,
+    inbox: Arc<SharedQueue<Batch<In>>>,
+    wire: Wire<Out>,
+    outlets: Outlets<Out>,
+    slots: Slots,
+    acc: Mutex<Accumulator<In>>,
+    jobs: (Sender<Job<In>>, Receiver<Job<In>>),
+    assemblies: Mutex<HashMap<u64, Assembly<Out>>>,
+    body: B,
+    forward_empty: bool,
+    inline: bool,
+}
+
+impl<In, Out, B> DeviceNode<In, Out, B> {
+    pub(crate) fn new(
+        id: usize,
+        size: usize,
+        inbox: Arc<SharedQueue<Batch<In>>>,
+        wire: Wire<Out>,
+        body: B,
+    ) -> Self {
+        assert!(size > 0, "para: a #[gpu] stage needs batch >= 1");
+        DeviceNode {
+            wire,
+            id,
+            size,
+            inbox,
+            outlets: Outlets::default(),
+            slots: Slots::new(1),
+            acc: Mutex::new(Accumulator {
+                items: Vec::new(),
+                segments: Vec::new(),
+                next_assembly: 0,
+            }),
+            jobs: crossbeam_channel::unbounded(),
+            assemblies: Mutex::new(HashMap::new()),
+            body,
+            forward_empty: false,
+            inline: false,
+        }
+    }
+}
+
+impl<In: Send, Out: Send, B: DeviceBody<In, Out>> DeviceNode<In, Out, B> {
+    /// Moves one input batch into the accumulator, cutting jobs as it fills.
+    fn accept(&self, cx: &mut Cx<'_, '_>, acc: &mut Accumulator<In>, batch: Batch<In>) {
+        let Batch { items, tag, weight } = batch;
+        let room = self.size - acc.items.len();
+        if items.len() <= room {
+            acc.segments.push(Segment {
+                len: items.len(),
+                whole: Some((tag, weight)),
+                part: None,
+            });
+            acc.items.extend(items);
+        } else {
+            let len = items.len();
+            let parts = 1 + (len - room).div_ceil(self.size);
+            let assembly = acc.next_assembly;
+            acc.next_assembly += 1;
+            lock(&self.assemblies).insert(
+                assembly,
+                Assembly {
+                    tag,
+                    weight,
+                    parts: (0..parts).map(|_| None).collect(),
+                    missing: parts,
+                },
+            );
+            let mut items = items.into_iter();
+            for part in 0..parts {
+                let take = (self.size - acc.items.len()).min(items.len());
+                acc.segments.push(Segment {
+                    len: take,
+                    whole: None,
+                    part: Some((assembly, part)),
+                });
+                acc.items.extend(items.by_ref().take(take));
+                if acc.items.len() == self.size && part + 1 < parts {
+                    self.cut_job(cx, acc);
+                }
+            }
+        }
+        if acc.items.len() >= self.size {
+            self.cut_job(cx, acc);
+        }
+    }
+
+    /// Holds the claim slot: moves every queued batch into the accumulator,
+    /// then completes those batches once the accumulator lock is released
+    /// (completing may finish the node, which takes that lock).
+    fn hold(&self, cx: &mut Cx<'_, '_>, slot: usize, flush_first: bool) -> bool {
+        let mut done = 0;
+        let mut flushed = false;
+        {
+            let mut acc = lock(&self.acc);
+            if flush_first && !acc.segments.is_empty() {
+                flushed = true;
+                self.cut_job(cx, &mut acc);
+            }
+            hold_slot(cx, self.id, &self.slots, slot, &self.inbox, |cx, batch| {
+                self.accept(cx, &mut acc, batch);
+                done += 1;
+            });
+        }
+        for _ in 0..done {
+            cx.complete(self.id);
+        }
+        flushed
+    }
+
+    /// Sends what the accumulator holds to the lanes as one job.
+    fn cut_job(&self, cx: &mut Cx<'_, '_>, acc: &mut Accumulator<In>) {
+        if acc.segments.is_empty() {
+            return;
+        }
+        let job = Job {
+            items: std::mem::replace(&mut acc.items, Vec::with_capacity(self.size)),
+            segments: std::mem::take(&mut acc.segments),
+        };
+        cx.hold(self.id);
+        if self.inline {
+            self.run_job(cx, job);
+        } else if let Err(unsent) = self.jobs.0.send(job) {
+            drop(unsent); // unreachable: the node owns the receiver
+            cx.complete(self.id);
+        }
+    }
+
+    /// Runs one job on the calling lane and sends its outputs on.
+    fn run_job(&self, cx: &mut Cx<'_, '_>, job: Job<In>) {
+        let started = Instant::now();
+        let Job { items, segments } = job;
+        let in_len = items.len();
+        let outputs = if in_len == 0 {
+            Vec::new()
+        } else {
+            self.body.call(items)
+        };
+        if outputs.len() != in_len {
+            panic!(
+                "para: device stage '{}' returned {} items for a batch of {}; a #[gpu] body \
+                 must return exactly one output per input, in order",
+                cx.plan(self.id).label,
+                outputs.len(),
+                in_len
+            );
+        }
+        let mut outputs = outputs.into_iter();
+        for segment in segments {
+            let part: Vec<Out> = outputs.by_ref().take(segment.len).collect();
+            match (segment.whole, segment.part) {
+                (Some((tag, weight)), _) => {
+                    self.outlets.emit(cx, part, tag, weight, self.forward_empty)
+                }
+                (None, Some((assembly, index))) => self.reassemble(cx, assembly, index, part),
+                (None, None) => unreachable!("a segment is whole or a part"),
+            }
+        }
+        cx.record(self.id, in_len, in_len, started);
+        cx.complete(self.id);
+    }
+
+    fn reassemble(&self, cx: &mut Cx<'_, '_>, assembly: u64, index: usize, part: Vec<Out>) {
+        let mut assemblies = lock(&self.assemblies);
+        let entry = assemblies.get_mut(&assembly).expect("assembly registered");
+        entry.parts[index] = Some(part);
+        entry.missing -= 1;
+        if entry.missing > 0 {
+            return;
+        }
+        let done = assemblies.remove(&assembly).expect("present");
+        drop(assemblies);
+        let items: Vec<Out> = done.parts.into_iter().flatten().flatten().collect();
+        self.outlets
+            .emit(cx, items, done.tag, done.weight, self.forward_empty);
+    }
+}
+
+impl<In: Send, Out: Send, B: DeviceBody<In, Out>> Node for DeviceNode<In, Out, B> {
+    fn prepare(&mut self, plan: &NodePlan) {
+        self.outlets = take_outlets(&self.wire);
+        self.forward_empty = plan.forward_empty;
+        self.inline = plan.lanes == 0;
+    }
+
+    fn run(&self, cx: &mut Cx<'_, '_>, slot: u32) {
+        let slot = slot as usize;
+        self.slots.start(slot);
+        self.hold(cx, slot, false);
+    }
+
+    fn on_delivered(&self, cx: &mut Cx<'_, '_>) {
+        notify_delivery(cx, self.id, Some(&self.slots));
+    }
+
+    fn finish(&self, cx: &mut Cx<'_, '_>) {
+        let mut acc = lock(&self.acc);
+        self.cut_job(cx, &mut acc);
+    }
+
+    fn flush_stalled(&self, cx: &mut Cx<'_, '_>) -> bool {
+        match self.slots.try_take_idle() {
+            Some(slot) => self.hold(cx, slot, true),
+            None => false,
+        }
+    }
+
+    fn lane(&self, cx: &mut Cx<'_, '_>, shutdown: &Receiver<()>) {
+        loop {
+            crossbeam_channel::select! {
+                recv(self.jobs.1) -> job => {
+                    let Ok(job) = job else { return };
+                    if cx.cancelled() {
+                        continue; // dropping the job drops its items
+                    }
+                    let result = catch_unwind(AssertUnwindSafe(|| self.run_job(cx, job)));
+                    if let Err(payload) = result {
+                        cx.run.fail(self.id, payload);
+                    }
+                }
+                recv(shutdown) -> _ => return,
+            }
+        }
+    }
+}

@@ -1,0 +1,491 @@
+//! The shared state of one run and the per-thread handle nodes act through.
+//!
+//! # Completion protocol
+//!
+//! Every node has a `pending` counter: one token per open upstream edge (a
+//! source holds one production token instead), plus one per batch delivered
+//! to it and not yet processed, plus one per device job in flight. When it
+//! drops to zero the node's input is over: the thread that saw the zero calls
+//! `finish` once (holding a token of its own meanwhile, so whatever `finish`
+//! emits is counted), and when it reaches zero again the node is *closed*,
+//! which gives back one token of every downstream node. Exactly one thread
+//! observes each transition to zero, so each node finishes and closes once.
+//! The run is done when every node is closed.
+//!
+//! # Capacity
+//!
+//! `alive` counts items inside the graph (see `Batch::weight`). Sources
+//! reserve room before yielding; a source that finds none *parks* (sets its
+//! flag, then re-checks), and whoever releases room afterwards unparks it.
+//! Both sides write one location and then read the other with sequentially
+//! consistent operations, so at least one of them sees the other.
+
+use crate::batch::Batch;
+use crate::node::Node;
+use crate::queue::{LocalQueue, SharedQueue, Thief};
+use crate::sleep::Sleep;
+use crate::sync::{lock, AtomicBool, AtomicU64, AtomicUsize, Mutex, Ordering};
+use crossbeam_utils::CachePadded;
+use std::any::Any;
+use std::time::{Duration, Instant};
+
+/// "No claim slot": the task of an unlimited parallel stage or a source.
+pub(crate) const NO_SLOT: u32 = u32::MAX;
+
+/// What a worker runs: a node and the claim slot it runs under. The batch is
+/// taken from the node's inbox when the task runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Task {
+    pub(crate) node: u32,
+    pub(crate) slot: u32,
+}
+
+impl Task {
+    pub(crate) fn new(node: usize, slot: usize) -> Self {
+        Task {
+            node: node as u32,
+            slot: slot as u32,
+        }
+    }
+}
+
+/// What the analysis of the graph decided about one node.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct NodePlan {
+    pub(crate) label: String,
+    pub(crate) kind: &'static str,
+    /// Index of the node's priority level (higher runs first).
+    pub(crate) level: usize,
+    pub(crate) downstream: Vec<usize>,
+    /// Initial `pending`: upstream edges, or 1 for a source.
+    pub(crate) initial_pending: usize,
+    pub(crate) is_source: bool,
+    pub(crate) replicate: Option<usize>,
+    /// Forward empty batches (an ordered stage downstream counts them).
+    pub(crate) forward_empty: bool,
+    /// Keep per-item origins (an ordered stage downstream merges paths).
+    pub(crate) track_origin: bool,
+    /// The node restores source order on its input.
+    pub(crate) ordered_input: bool,
+    /// Distinct paths from the node's origin (for `ordered_input`).
+    pub(crate) paths: usize,
+    /// Sources upstream of this node (those a `take` stops).
+    pub(crate) sources_above: Vec<usize>,
+    /// The node may hold items between batches (regroup, device).
+    pub(crate) has_partial: bool,
+    /// Dedicated device lanes (device nodes only).
+    pub(crate) lanes: usize,
+}
+
+/// Counters of one node, one row per worker or lane, merged at the end.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct NodeStats {
+    pub(crate) items_in: u64,
+    pub(crate) items_out: u64,
+    pub(crate) batches: u64,
+    pub(crate) busy: Duration,
+}
+
+/// Run-time counters of one node (cache-padded: written by many workers).
+#[derive(Default)]
+struct NodeCore {
+    pending: AtomicUsize,
+    finished: AtomicBool,
+    parked: AtomicBool,
+    stopped: AtomicBool,
+    /// Exponential moving average of the node's cost per item, in ns
+    /// (0 = not measured yet). Feeds the sources' batch-size choice.
+    cost_ns: AtomicU64,
+}
+
+/// A batch's target duration in one stage: long enough that scheduling (a few
+/// hundred ns per batch) is a small fraction, short enough to spread work.
+const TARGET_BATCH_NS: u64 = 50_000;
+
+/// Shared state of one run.
+pub(crate) struct Run<'g> {
+    pub(crate) nodes: Vec<Box<dyn Node + 'g>>,
+    pub(crate) plans: Vec<NodePlan>,
+    cores: Vec<CachePadded<NodeCore>>,
+    pub(crate) levels: usize,
+    /// Tasks pushed by threads that are not workers (lanes, the caller).
+    pub(crate) injectors: Vec<SharedQueue<Task>>,
+    /// `[worker][level]`: the stealing ends of the workers' deques.
+    pub(crate) thieves: Vec<Vec<Thief<Task>>>,
+    locals: Mutex<Vec<Option<Vec<LocalQueue<Task>>>>>,
+    pub(crate) sleep: Sleep,
+    alive: CachePadded<AtomicUsize>,
+    /// `usize::MAX` when unbounded.
+    pub(crate) capacity: usize,
+    pub(crate) batch: usize,
+    pub(crate) threads: usize,
+    cancelled: AtomicBool,
+    done: AtomicBool,
+    closed: AtomicUsize,
+    failure: Mutex<Option<Box<dyn Any + Send>>>,
+    stats: Mutex<Vec<NodeStats>>,
+    sources: Vec<usize>,
+    /// Highest `alive` seen (for tests and reports of bounded runs).
+    peak_alive: AtomicUsize,
+}
+
+impl<'g> Run<'g> {
+    pub(crate) fn new(
+        nodes: Vec<Box<dyn Node + 'g>>,
+        plans: Vec<NodePlan>,
+        threads: usize,
+        capacity: Option<usize>,
+        batch: usize,
+    ) -> Self {
+        let levels = plans.iter().map(|p| p.level + 1).max().unwrap_or(1);
+        let locals: Vec<Vec<LocalQueue<Task>>> = (0..threads)
+            .map(|_| (0..levels).map(|_| LocalQueue::new()).collect())
+            .collect();
+        let thieves = locals
+            .iter()
+            .map(|levels| levels.iter().map(LocalQueue::thief).collect())
+            .collect();
+        let cores = plans
+            .iter()
+            .map(|p| {
+                let core = NodeCore::default();
+                core.pending.store(p.initial_pending, Ordering::Relaxed);
+                CachePadded::new(core)
+            })
+            .collect();
+        let sources = (0..plans.len()).filter(|&i| plans[i].is_source).collect();
+        let n = nodes.len();
+        Run {
+            nodes,
+            cores,
+            levels,
+            injectors: (0..levels).map(|_| SharedQueue::new()).collect(),
+            thieves,
+            locals: Mutex::new(locals.into_iter().map(Some).collect()),
+            sleep: Sleep::new(),
+            alive: CachePadded::new(AtomicUsize::new(0)),
+            capacity: capacity.unwrap_or(usize::MAX),
+            batch,
+            threads,
+            cancelled: AtomicBool::new(false),
+            done: AtomicBool::new(n == 0),
+            closed: AtomicUsize::new(0),
+            failure: Mutex::new(None),
+            stats: Mutex::new(vec![NodeStats::default(); n]),
+            sources,
+            peak_alive: AtomicUsize::new(0),
+            plans,
+        }
+    }
+
+    /// The deques of worker `index` (each worker takes its own once).
+    pub(crate) fn take_locals(&self, index: usize) -> Vec<LocalQueue<Task>> {
+        lock(&self.locals)[index]
+            .take()
+            .expect("para internal error: a worker started twice")
+    }
+
+    pub(crate) fn is_done(&self) -> bool {
+        self.done.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::Acquire)
+    }
+
+    /// Whether any task is queued anywhere (slow path: the sleep check).
+    pub(crate) fn has_work(&self) -> bool {
+        self.injectors.iter().any(|q| !q.is_empty())
+            || self.thieves.iter().flatten().any(|t| !t.is_empty())
+    }
+
+    /// Records a user panic: cancels the run and keeps the first payload.
+    pub(crate) fn fail(&self, node: usize, payload: Box<dyn Any + Send>) {
+        let mut failure = lock(&self.failure);
+        if failure.is_none() {
+            let plan = &self.plans[node];
+            eprintln!(
+                "para: stage '{}' ({} #{}) panicked; cancelling the run",
+                plan.label, plan.kind, node
+            );
+            *failure = Some(payload);
+        }
+        drop(failure);
+        self.cancelled.store(true, Ordering::Release);
+        self.sleep.wake_all();
+    }
+
+    /// Records a panic of the runtime itself (a bug): cancels the run.
+    pub(crate) fn fail_internal(&self, payload: Box<dyn Any + Send>) {
+        let mut failure = lock(&self.failure);
+        if failure.is_none() {
+            eprintln!("para: internal error in a worker; cancelling the run");
+            *failure = Some(payload);
+        }
+        drop(failure);
+        self.cancelled.store(true, Ordering::Release);
+        self.sleep.wake_all();
+    }
+
+    pub(crate) fn take_failure(&self) -> Option<Box<dyn Any + Send>> {
+        lock(&self.failure).take()
+    }
+
+    pub(crate) fn merge_stats(&self, rows: &[NodeStats]) {
+        let mut total = lock(&self.stats);
+        for (t, r) in total.iter_mut().zip(rows) {
+            t.items_in += r.items_in;
+            t.items_out += r.items_out;
+            t.batches += r.batches;
+            t.busy += r.busy;
+        }
+    }
+
+    pub(crate) fn stats(&self) -> Vec<NodeStats> {
+        lock(&self.stats).clone()
+    }
+
+    pub(crate) fn peak_alive(&self) -> usize {
+        self.peak_alive.load(Ordering::Relaxed)
+    }
+
+    /// Takes a token of node `id` if it is not drained yet (for a stall
+    /// flush, which must not race with the node's finish).
+    pub(crate) fn try_hold(&self, id: usize) -> bool {
+        let pending = &self.cores[id].pending;
+        let mut current = pending.load(Ordering::Acquire);
+        while current > 0 {
+            match pending.compare_exchange(
+                current,
+                current + 1,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return true,
+                Err(now) => current = now,
+            }
+        }
+        false
+    }
+}
+
+/// A thread's handle on the run: a worker (with its own deques) or a device
+/// lane / the caller (pushing to the shared injectors).
+pub(crate) struct Cx<'r, 'g> {
+    pub(crate) run: &'r Run<'g>,
+    local: Option<Vec<LocalQueue<Task>>>,
+    pub(crate) stats: Vec<NodeStats>,
+}
+
+impl<'r, 'g> Cx<'r, 'g> {
+    pub(crate) fn new(run: &'r Run<'g>, local: Option<Vec<LocalQueue<Task>>>) -> Self {
+        Cx {
+            run,
+            local,
+            stats: vec![NodeStats::default(); run.nodes.len()],
+        }
+    }
+
+    pub(crate) fn local(&self) -> Option<&[LocalQueue<Task>]> {
+        self.local.as_deref()
+    }
+
+    pub(crate) fn plan(&self, id: usize) -> &'r NodePlan {
+        &self.run.plans[id]
+    }
+
+    pub(crate) fn cancelled(&self) -> bool {
+        self.run.is_cancelled()
+    }
+
+    /// Queues a task and wakes a sleeping worker if there is one.
+    pub(crate) fn schedule(&mut self, task: Task) {
+        let level = self.run.plans[task.node as usize].level;
+        match &self.local {
+            Some(local) => local[level].push(task),
+            None => self.run.injectors[level].push(task),
+        }
+        self.run.sleep.notify_work();
+    }
+
+    /// Hands `batch` to node `target` through its inbox.
+    pub(crate) fn deliver<T>(
+        &mut self,
+        target: usize,
+        inbox: &SharedQueue<Batch<T>>,
+        batch: Batch<T>,
+    ) {
+        // Count the batch before it can be seen, so the target cannot drain
+        // to zero while it is on its way.
+        self.run.cores[target]
+            .pending
+            .fetch_add(1, Ordering::AcqRel);
+        inbox.push(batch);
+        self.run.nodes[target].on_delivered(self);
+    }
+
+    /// Takes one more token of node `id` (a device job in flight, a part of
+    /// a split source being produced).
+    pub(crate) fn hold(&mut self, id: usize) {
+        self.run.cores[id].pending.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Gives back one token of node `id`; finishes and closes it at zero.
+    pub(crate) fn complete(&mut self, id: usize) {
+        if self.run.cores[id].pending.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.drained(id);
+        }
+    }
+
+    #[cold]
+    fn drained(&mut self, id: usize) {
+        let core = &self.run.cores[id];
+        if !core.finished.swap(true, Ordering::AcqRel) {
+            // Input is over: let the node emit what it holds, counted by a
+            // token of our own, then give that token back.
+            core.pending.fetch_add(1, Ordering::AcqRel);
+            self.run.nodes[id].finish(self);
+            self.complete(id);
+            return;
+        }
+        for &down in &self.run.plans[id].downstream {
+            self.complete(down);
+        }
+        let closed = self.run.closed.fetch_add(1, Ordering::AcqRel) + 1;
+        if closed == self.run.nodes.len() {
+            self.run.done.store(true, Ordering::Release);
+            self.run.sleep.wake_all();
+        }
+    }
+
+    /// Records that node `id` processed a batch.
+    pub(crate) fn record(
+        &mut self,
+        id: usize,
+        items_in: usize,
+        items_out: usize,
+        started: Instant,
+    ) {
+        let busy = started.elapsed();
+        let row = &mut self.stats[id];
+        row.items_in += items_in as u64;
+        row.items_out += items_out as u64;
+        row.batches += 1;
+        row.busy += busy;
+        if items_in > 0 {
+            let per_item = (busy.as_nanos() as u64 / items_in as u64).max(1);
+            let cost = &self.run.cores[id].cost_ns;
+            let old = cost.load(Ordering::Relaxed);
+            let new = if old == 0 {
+                per_item
+            } else {
+                (old * 3 + per_item) / 4
+            };
+            cost.store(new, Ordering::Relaxed);
+        }
+    }
+
+    /// How many items a source should yield next.
+    pub(crate) fn source_batch_size(&self, next_doubling: &mut usize) -> usize {
+        let doubling = *next_doubling;
+        *next_doubling = (doubling * 2).min(self.run.batch);
+        if self.run.threads == 1 {
+            // Deterministic: no timing may influence a single-thread run.
+            return doubling;
+        }
+        let cost: u64 = self
+            .run
+            .cores
+            .iter()
+            .map(|c| c.cost_ns.load(Ordering::Relaxed))
+            .sum();
+        if cost == 0 {
+            return doubling;
+        }
+        ((TARGET_BATCH_NS / cost) as usize).clamp(1, self.run.batch)
+    }
+
+    /// Whether source `id` must stop producing.
+    pub(crate) fn source_stopped(&self, id: usize) -> bool {
+        self.run.cores[id].stopped.load(Ordering::Acquire) || self.cancelled()
+    }
+
+    /// Reserves room for up to `want` items for source `id`. Returns 0 if the
+    /// graph is full; the source is then parked and will be rescheduled.
+    pub(crate) fn reserve(&mut self, id: usize, want: usize) -> usize {
+        if self.run.capacity == usize::MAX {
+            return want;
+        }
+        if let Some(k) = self.try_reserve(want) {
+            return k;
+        }
+        let parked = &self.run.cores[id].parked;
+        parked.store(true, Ordering::SeqCst);
+        match self.try_reserve(want) {
+            Some(k) if parked.swap(false, Ordering::SeqCst) => k,
+            Some(k) => {
+                // Someone released room and rescheduled us meanwhile: that
+                // task produces, this one gives its room back.
+                self.release(k);
+                0
+            }
+            None => 0,
+        }
+    }
+
+    fn try_reserve(&self, want: usize) -> Option<usize> {
+        let alive = &self.run.alive;
+        let mut current = alive.load(Ordering::SeqCst);
+        loop {
+            let room = self.run.capacity.saturating_sub(current);
+            if room == 0 {
+                return None;
+            }
+            let k = want.min(room);
+            match alive.compare_exchange(current, current + k, Ordering::SeqCst, Ordering::SeqCst) {
+                Ok(_) => {
+                    self.run
+                        .peak_alive
+                        .fetch_max(current + k, Ordering::Relaxed);
+                    return Some(k);
+                }
+                Err(now) => current = now,
+            }
+        }
+    }
+
+    /// Adds items that entered the graph without a source's reservation
+    /// (fan-out copies, regrouped items).
+    pub(crate) fn reserve_extra(&mut self, n: usize) {
+        if self.run.capacity != usize::MAX && n > 0 {
+            let now = self.run.alive.fetch_add(n, Ordering::SeqCst) + n;
+            self.run.peak_alive.fetch_max(now, Ordering::Relaxed);
+        }
+    }
+
+    /// Items left the graph: make room and unpark sources that wait for it.
+    pub(crate) fn release(&mut self, n: usize) {
+        if self.run.capacity == usize::MAX || n == 0 {
+            return;
+        }
+        self.run.alive.fetch_sub(n, Ordering::SeqCst);
+        for &source in &self.run.sources {
+            let parked = &self.run.cores[source].parked;
+            if parked.load(Ordering::SeqCst) && parked.swap(false, Ordering::SeqCst) {
+                self.schedule(Task::new(source, NO_SLOT as usize));
+            }
+        }
+    }
+
+    /// Stops the sources upstream of node `from` (`take`, `take_while`).
+    pub(crate) fn stop_sources(&mut self, from: usize) {
+        for &source in &self.run.plans[from].sources_above {
+            let core = &self.run.cores[source];
+            core.stopped.store(true, Ordering::Release);
+            // A parked source must run once more to see the flag and close.
+            if core.parked.swap(false, Ordering::SeqCst) {
+                self.schedule(Task::new(source, NO_SLOT as usize));
+            }
+        }
+    }
+}

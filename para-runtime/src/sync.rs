@@ -1,0 +1,37 @@
+//! The one place that imports atomics, locks, `Arc` and condition variables.
+//!
+//! Under `cfg(loom)` every primitive comes from [loom] so the models in the
+//! crate's `#[cfg(loom)]` tests explore all interleavings of the real code;
+//! otherwise they are the standard library's.
+
+#[cfg(loom)]
+pub(crate) use loom::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
+#[cfg(loom)]
+pub(crate) use loom::sync::{Arc, Condvar, Mutex, MutexGuard};
+
+#[cfg(not(loom))]
+pub(crate) use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
+#[cfg(not(loom))]
+pub(crate) use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+
+/// Locks `mutex`, ignoring poisoning.
+///
+/// A poisoned lock means a user stage panicked while holding it; the run is
+/// already being cancelled and the data inside is only dropped afterwards, so
+/// the panic is reported through the run, not through the lock.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    match mutex.lock() {
+        Ok(guard) => guard,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
+/// A hint inside a retry loop (a yield point under loom, which must see the
+/// other threads make progress).
+#[inline]
+pub(crate) fn spin_hint() {
+    #[cfg(loom)]
+    loom::thread::yield_now();
+    #[cfg(not(loom))]
+    std::hint::spin_loop();
+}
