@@ -399,7 +399,7 @@ fn priorities_are_accepted_and_runs_complete() {
 
 #[test]
 fn stages_borrow_the_callers_stack() {
-    let words = vec!["alpha".to_string(), "beta".to_string(), "gamma".to_string()];
+    let words = ["alpha".to_string(), "beta".to_string(), "gamma".to_string()];
     let lookup = std::collections::HashMap::from([("alpha", 1), ("beta", 2), ("gamma", 3)]);
     let mut total = 0;
     let mut g = Graph::new();

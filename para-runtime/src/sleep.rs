@@ -17,15 +17,20 @@
 //! lands after the wait began), or the sleeper's check sees the task. So no
 //! wake-up is lost, and nobody spins while there is nothing to do.
 //!
-//! * If the worker that is about to sleep is the last one awake, it is told
-//!   so (`Stalled`) instead of waiting, once: nothing else is coming, so it
-//!   flushes partial state (a partial device batch or group) before sleeping.
+//! * If the worker that is about to sleep is the last one awake and anything
+//!   happened since the last such report (`dirty`: a worker ran a task or woke
+//!   up), it is told so (`Stalled`) instead of waiting: nothing else is
+//!   coming, so it flushes partial state (a partial device batch or group).
+//!   The flag is global, not per worker, so a flush that found a stage busy
+//!   (another worker held it) is retried once that worker goes idle too.
 
 use crate::sync::{fence, lock, AtomicUsize, Condvar, Mutex, Ordering};
 
 struct State {
     sleeping: usize,
     started: usize,
+    /// Something happened since the last `Stalled` report.
+    dirty: bool,
 }
 
 /// The sleep state of one run's workers.
@@ -40,8 +45,8 @@ pub(crate) struct Sleep {
 pub(crate) enum Wake {
     /// Work may be available (or the run ended): look again.
     Woken,
-    /// Every started worker is idle and there is no task: flush partial
-    /// state, then call `sleep` again with `stall_checked = true`.
+    /// Every started worker is idle, there is no task, and something
+    /// happened since the last report: flush partial state.
     Stalled,
 }
 
@@ -51,6 +56,7 @@ impl Sleep {
             state: Mutex::new(State {
                 sleeping: 0,
                 started: 0,
+                dirty: true,
             }),
             cond: Condvar::new(),
             sleepers: AtomicUsize::new(0),
@@ -84,20 +90,25 @@ impl Sleep {
     }
 
     /// Sleeps until woken, unless `ready()` (work, end, cancellation) holds.
-    pub(crate) fn sleep(&self, ready: impl Fn() -> bool, stall_checked: bool) -> Wake {
+    /// `worked`: the caller ran a task or flushed something since it last
+    /// called `sleep`.
+    pub(crate) fn sleep(&self, ready: impl Fn() -> bool, worked: bool) -> Wake {
         let mut state = lock(&self.state);
+        state.dirty |= worked;
         state.sleeping += 1;
         self.sleepers.store(state.sleeping, Ordering::SeqCst);
         fence(Ordering::SeqCst);
         let wake = if ready() {
             Wake::Woken
-        } else if state.sleeping == state.started && !stall_checked {
+        } else if state.sleeping == state.started && state.dirty {
+            state.dirty = false;
             Wake::Stalled
         } else {
             state = match self.cond.wait(state) {
                 Ok(state) => state,
                 Err(poisoned) => poisoned.into_inner(),
             };
+            state.dirty = true;
             Wake::Woken
         };
         state.sleeping -= 1;
@@ -133,7 +144,7 @@ mod loom_models {
                 if work.load(Ordering::Relaxed) {
                     break;
                 }
-                sleep.sleep(|| work.load(Ordering::Relaxed), true);
+                sleep.sleep(|| work.load(Ordering::Relaxed), false);
             }
             producer.join().unwrap();
         });

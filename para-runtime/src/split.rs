@@ -223,7 +223,8 @@ mod tests {
         let (a, b) = (5i64..15).split_at(4);
         assert_eq!(a.into_items().collect::<Vec<_>>(), vec![5, 6, 7, 8]);
         assert_eq!(b.split_len(), 6);
-        assert_eq!((10u8..3).split_len(), 0);
+        let (start, end) = (10u8, 3u8);
+        assert_eq!((start..end).split_len(), 0);
     }
 
     #[test]

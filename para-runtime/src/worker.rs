@@ -12,13 +12,14 @@ pub(crate) fn worker_main(run: &Run<'_>, index: usize) {
     let mut cx = Cx::new(run, Some(run.take_locals(index)));
     run.sleep.register();
     let mut rng = XorShift::new(index as u64 + 1);
-    let mut stall_checked = false;
+    // Whether this worker ran a task or flushed since it last slept.
+    let mut worked = false;
     loop {
         if run.is_cancelled() {
             break;
         }
         if let Some(task) = find_task(&cx, index, &mut rng) {
-            stall_checked = false;
+            worked = true;
             execute(&mut cx, task);
             continue;
         }
@@ -26,17 +27,14 @@ pub(crate) fn worker_main(run: &Run<'_>, index: usize) {
             break;
         }
         if let Some(task) = spin_for_task(&cx, index, &mut rng) {
-            stall_checked = false;
+            worked = true;
             execute(&mut cx, task);
             continue;
         }
         let ready = || run.has_work() || run.is_done() || run.is_cancelled();
-        match run.sleep.sleep(ready, stall_checked) {
-            Wake::Woken => stall_checked = false,
-            Wake::Stalled => {
-                stall_checked = true;
-                flush_partials(&mut cx);
-            }
+        let wake = run.sleep.sleep(ready, std::mem::take(&mut worked));
+        if wake == Wake::Stalled {
+            worked = flush_partials(&mut cx);
         }
     }
     run.merge_stats(&cx.stats);
@@ -56,19 +54,25 @@ pub(crate) fn execute(cx: &mut Cx<'_, '_>, task: Task) {
 /// Every worker is idle and no task is queued: nothing else is coming, so
 /// stages holding partial state (a partial device batch, a partial group)
 /// emit it now.
+/// Returns whether anything was emitted.
 #[cold]
-fn flush_partials(cx: &mut Cx<'_, '_>) {
+fn flush_partials(cx: &mut Cx<'_, '_>) -> bool {
     let run = cx.run;
+    let mut flushed = false;
     for id in 0..run.nodes.len() {
         if run.plans[id].has_partial && run.try_hold(id) {
             let result = catch_unwind(AssertUnwindSafe(|| run.nodes[id].flush_stalled(cx)));
-            if let Err(payload) = result {
-                run.fail(id, payload);
-                return;
+            match result {
+                Ok(emitted) => flushed |= emitted,
+                Err(payload) => {
+                    run.fail(id, payload);
+                    return true;
+                }
             }
             cx.complete(id);
         }
     }
+    flushed
 }
 
 /// A short spin before sleeping: work often appears within microseconds.
