@@ -18,8 +18,8 @@ const WORDS: [&str; 64] = [
     "as", "with", "his", "they", "at", "be", "this", "have", "from", "or", "one", "had", "by",
     "word", "but", "not", "what", "all", "were", "we", "when", "your", "can", "said", "there",
     "use", "an", "each", "which", "she", "do", "how", "their", "if", "will", "up", "other",
-    "about", "out", "many", "then", "them", "these", "so", "some", "her", "would", "make",
-    "like", "him",
+    "about", "out", "many", "then", "them", "these", "so", "some", "her", "would", "make", "like",
+    "him",
 ];
 
 /// Line `n` of the generated text: 12 words chosen by a xorshift seeded by `n`.
@@ -82,7 +82,9 @@ fn main() {
     let text = g.map(numbers, line);
     g.label(text.node(), "generate");
     let mut branches = g.fan_out(text, 2).into_iter();
-    let words = g.flat_map(branches.next().expect("branch"), |l: String| tokenize(&l, &index));
+    let words = g.flat_map(branches.next().expect("branch"), |l: String| {
+        tokenize(&l, &index)
+    });
     g.label(words.node(), "tokenize");
     let count = g.sink(words, |w| counts[w] += 1);
     g.label(count, "count words");
@@ -92,8 +94,14 @@ fn main() {
     g.label(sum, "checksum (ordered)");
     let report = g.run_with(Options::new().threads(threads).capacity(1 << 16));
 
-    assert_eq!(checksum, expected, "the ordered checksum must match the sequential loop");
-    assert_eq!(counts, expected_counts, "the word counts must match the sequential loop");
+    assert_eq!(
+        checksum, expected,
+        "the ordered checksum must match the sequential loop"
+    );
+    assert_eq!(
+        counts, expected_counts,
+        "the word counts must match the sequential loop"
+    );
     let total: u64 = counts.iter().sum();
     let mut top: Vec<(&str, u64)> = WORDS.iter().copied().zip(counts).collect();
     top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
