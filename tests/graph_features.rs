@@ -469,3 +469,36 @@ fn zero_capacity_is_rejected() {
     g.sink(a, drop);
     g.run_with(Options::new().capacity(0));
 }
+
+#[test]
+fn batch_size_adapts_to_the_cost_of_items() {
+    // Cheap items: batches grow to the `batch` bound.
+    let mut g = Graph::new();
+    let src = g.source(0..200_000u32);
+    let m = g.map(src, |x| x.wrapping_mul(3));
+    g.sink(m, drop);
+    let report = g.run_with(Options::new().threads(2).batch(512));
+    let cheap = &report.nodes[1];
+    assert!(
+        cheap.batches * 100 < cheap.items_in,
+        "{} batches for {} cheap items",
+        cheap.batches,
+        cheap.items_in
+    );
+    // Costly items (1 ms each): batches stay small so workers share them.
+    let mut g = Graph::new();
+    let src = g.source(0..40u32);
+    let m = g.map(src, |x| {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+        x
+    });
+    g.sink(m, drop);
+    let report = g.run_with(Options::new().threads(2).batch(512));
+    let costly = &report.nodes[1];
+    assert!(
+        costly.batches * 2 >= costly.items_in,
+        "{} batches for {} costly items",
+        costly.batches,
+        costly.items_in
+    );
+}
