@@ -1,0 +1,231 @@
+//! Expanding the validated model into calls of the runtime's builder,
+//! reached only through `::para::__private`. Each node becomes one typed
+//! builder call, spanned at its stage, so a type error on an edge lands on the
+//! stage that does not fit; node ids are the creation order, fixed at compile
+//! time.
+
+use crate::parse::OptionKey;
+use crate::validate::{Model, Node};
+use proc_macro2::{Ident, Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{Expr, ExprCall};
+
+/// The builder variable inside the expansion.
+fn graph() -> Ident {
+    Ident::new("__para_graph", Span::mixed_site())
+}
+
+fn port_var(id: usize) -> Ident {
+    format_ident!("__para_port_{}", id, span = Span::mixed_site())
+}
+
+fn node_var(id: usize) -> Ident {
+    format_ident!("__para_node_{}", id, span = Span::mixed_site())
+}
+
+/// The port that edge number `k` out of node `id` takes.
+fn out_var(id: usize, k: usize) -> Ident {
+    format_ident!("__para_out_{}_{}", id, k, span = Span::mixed_site())
+}
+
+pub fn expand(model: &Model) -> TokenStream {
+    let g = graph();
+    let mut stmts = Vec::new();
+    for &id in &model.order {
+        stmts.push(node_stmts(model, id));
+    }
+    let options = model.options.iter().map(|option| {
+        let value = &option.value;
+        let method = match option.key {
+            OptionKey::Threads => quote!(threads),
+            OptionKey::Capacity => quote!(capacity),
+            OptionKey::Batch => quote!(batch),
+            OptionKey::Pool => quote!(pool),
+        };
+        quote_spanned!(option.span=> .#method(#value))
+    });
+    quote! {{
+        let mut #g = ::para::__private::Graph::new();
+        #(#stmts)*
+        #g.run_with(::para::__private::Options::new() #(#options)*)
+    }}
+}
+
+/// The input port of node `id`: one upstream port, or several joined.
+fn input_port(model: &Model, id: usize) -> TokenStream {
+    let node = &model.nodes[id];
+    let g = graph();
+    let ports: Vec<Ident> = node
+        .inputs
+        .iter()
+        .enumerate()
+        .map(|(j, &up)| {
+            // The j-th edge from `up` into `id` is `up`'s consumer slot of the
+            // same occurrence rank.
+            let rank = node.inputs[..j].iter().filter(|&&u| u == up).count();
+            let k = model.nodes[up]
+                .consumers
+                .iter()
+                .enumerate()
+                .filter(|&(_, &c)| c == id)
+                .nth(rank)
+                .map_or(0, |(k, _)| k);
+            out_var(up, k)
+        })
+        .collect();
+    match ports.as_slice() {
+        [one] => quote!(#one),
+        _ => quote!(#g.fan_in([#(#ports),*])),
+    }
+}
+
+fn node_stmts(model: &Model, id: usize) -> TokenStream {
+    let node = &model.nodes[id];
+    let g = graph();
+    let port = port_var(id);
+    let node_id = node_var(id);
+    let span = node.span;
+    let input = format_ident!("__para_input_{}", id, span = Span::mixed_site());
+    let (prelude, create) = if node.is_source {
+        (quote!(), source(node))
+    } else {
+        let port = input_port(model, id);
+        (quote!(let #input = #port;), stage(node, quote!(#input)))
+    };
+    let mut out = prelude;
+    out.extend(if node.is_sink() && returns_node_id(node) {
+        quote_spanned!(span=> let #node_id = #create;)
+    } else {
+        quote_spanned! {span=>
+            let #port = #create;
+            let #node_id = #port.node();
+        }
+    });
+    if let Some(label) = &node.label {
+        let name = label.ident.to_string();
+        out.extend(quote!(#g.label(#node_id, #name);));
+    }
+    if let Some(priority) = &node.attrs.priority {
+        out.extend(quote_spanned!(priority.span()=> #g.priority(#node_id, #priority);));
+    }
+    if let Some(n) = &node.attrs.replicate {
+        out.extend(quote_spanned!(n.span()=> #g.replicate(#node_id, #n);));
+    }
+    match node.consumers.len() {
+        0 => {}
+        1 => {
+            let out0 = out_var(id, 0);
+            out.extend(quote!(let #out0 = #port;));
+        }
+        n => {
+            let fan = format_ident!("__para_fan_{}", id, span = Span::mixed_site());
+            let outs = (0..n).map(|k| out_var(id, k));
+            out.extend(quote_spanned! {span=>
+                let mut #fan = ::para::__private::fan_out(&mut #g, #port, #n);
+                #(let #outs = #fan.next().expect("one port per branch");)*
+            });
+        }
+    }
+    let _ = node_id;
+    out
+}
+
+/// Whether the builder call for this sink returns a `NodeId` (closure sinks)
+/// rather than a port (combinators, device stages).
+fn returns_node_id(node: &Node) -> bool {
+    node.attrs.gpu.is_none() && combinator(&node.body).is_none() && is_closure_or_fn(node)
+}
+
+fn is_closure_or_fn(node: &Node) -> bool {
+    matches!(node.body, Expr::Closure(_))
+}
+
+fn source(node: &Node) -> TokenStream {
+    let g = graph();
+    let body = &node.body;
+    if node.attrs.split.is_some() {
+        quote_spanned!(body.span()=> #g.split_source(#body))
+    } else {
+        quote_spanned!(body.span()=> #g.source(#body))
+    }
+}
+
+/// A known combinator call `filter(f)`, `batch(n)`, ...: expanded to the
+/// builder's typed method so closure parameters are inferred.
+fn combinator(body: &Expr) -> Option<(&'static str, Vec<&Expr>)> {
+    let Expr::Call(ExprCall { func, args, .. }) = body else {
+        return None;
+    };
+    let Expr::Path(path) = &**func else {
+        return None;
+    };
+    let name = path.path.segments.last()?.ident.to_string();
+    let known = [
+        ("filter", 1, "filter"),
+        ("filter_map", 1, "filter_map"),
+        ("flat_map", 1, "flat_map"),
+        ("inspect", 1, "inspect"),
+        ("batch", 1, "batch"),
+        ("unbatch", 0, "unbatch"),
+        ("take", 1, "take"),
+        ("take_while", 1, "take_while"),
+    ];
+    let (_, arity, method) = known.iter().find(|(n, ..)| *n == name)?;
+    if args.len() != *arity {
+        return None;
+    }
+    Some((method, args.iter().collect()))
+}
+
+fn stage(node: &Node, input: TokenStream) -> TokenStream {
+    let g = graph();
+    let body = &node.body;
+    let span = body.span();
+    if let Some((gpu_span, batch, lanes)) = &node.attrs.gpu {
+        let batch = batch.as_ref().map_or_else(
+            || quote!(::para::__private::DEFAULT_GPU_BATCH),
+            |b| quote!(#b),
+        );
+        return match lanes {
+            Some(lanes) => quote_spanned!(*gpu_span=> #g.device(#input, #batch, #lanes, #body)),
+            None => quote_spanned!(*gpu_span=> #g.device_mut(#input, #batch, #body)),
+        };
+    }
+    if let Some((method, args)) = combinator(body) {
+        let method = Ident::new(method, span);
+        return quote_spanned!(span=> #g.#method(#input #(, #args)*));
+    }
+    let closure = matches!(body, Expr::Closure(_));
+    let attrs = &node.attrs;
+    let method = match (
+        node.is_sink(),
+        attrs.ordered.is_some(),
+        attrs.serial.is_some(),
+        attrs.parallel.is_some(),
+    ) {
+        (_, true, _, _) if closure => {
+            if node.is_sink() {
+                "ordered_sink"
+            } else {
+                "ordered_map"
+            }
+        }
+        (false, _, true, _) if closure => "serial_map",
+        (false, ..) if closure => "map",
+        (true, _, _, true) if closure => "parallel_sink",
+        (true, ..) if closure => "sink",
+        // A function path or a `Stage` value.
+        (_, true, _, _) => "ordered_body",
+        (false, _, true, _) => "serial_body",
+        (false, ..) => "map_body",
+        (true, _, _, true) => "map_body",
+        (true, ..) => "serial_body",
+    };
+    let method = Ident::new(method, span);
+    if closure {
+        quote_spanned!(span=> #g.#method(#input, #body))
+    } else {
+        quote_spanned!(span=> ::para::__private::#method(&mut #g, #input, #body))
+    }
+}

@@ -1,0 +1,461 @@
+//! Turning the parsed flows into a graph model: resolve labels, find sources,
+//! sinks, fan-outs and fan-ins, and reject what cannot run (undefined,
+//! duplicate or cyclic labels, misplaced attributes, empty fan-outs, flows
+//! that are only a source, ordered stages reachable from several sources).
+//! Errors are collected, each on the offending token.
+
+use crate::parse::{Attr, AttrKind, FanOut, Flow, Item, OptionItem, Pipeline, StageDef};
+use proc_macro2::Span;
+use std::collections::{BTreeMap, BTreeSet};
+use syn::{Expr, Lifetime};
+
+/// The graph the macro expands.
+pub struct Model {
+    pub options: Vec<OptionItem>,
+    pub nodes: Vec<Node>,
+    /// Node ids in an order where every node comes after its inputs.
+    pub order: Vec<usize>,
+}
+
+pub struct Node {
+    pub body: Expr,
+    /// A flow starting with `'name`: stands for the labelled stage until
+    /// labels are resolved, then is removed (`dead`) and its consumers are
+    /// wired to that stage.
+    pub alias: Option<Lifetime>,
+    pub dead: bool,
+    pub label: Option<Lifetime>,
+    pub attrs: Attrs,
+    pub is_source: bool,
+    /// Upstream nodes, in edge order.
+    pub inputs: Vec<usize>,
+    /// Downstream nodes, in branch order (a fan-out's branches first).
+    pub consumers: Vec<usize>,
+    pub span: Span,
+}
+
+/// A stage's attributes, each with its span.
+#[derive(Default)]
+pub struct Attrs {
+    pub ordered: Option<Span>,
+    pub serial: Option<Span>,
+    pub parallel: Option<Span>,
+    pub split: Option<Span>,
+    pub replicate: Option<Expr>,
+    pub priority: Option<Expr>,
+    pub gpu: Option<(Span, Option<Expr>, Option<Expr>)>,
+}
+
+impl Node {
+    pub fn is_sink(&self) -> bool {
+        self.consumers.is_empty()
+    }
+}
+
+/// Collects errors so one expansion reports all of them.
+#[derive(Default)]
+struct Errors(Option<syn::Error>);
+
+impl Errors {
+    fn push(&mut self, span: Span, message: impl std::fmt::Display) {
+        let error = syn::Error::new(span, message);
+        match &mut self.0 {
+            Some(all) => all.combine(error),
+            None => self.0 = Some(error),
+        }
+    }
+}
+
+/// A flow ending in `'name`: it sends into the labelled stage, resolved
+/// after every label is known.
+struct PendingRef {
+    label: Lifetime,
+    from: Vec<usize>,
+}
+
+struct Builder {
+    nodes: Vec<Node>,
+    labels: BTreeMap<String, usize>,
+    refs: Vec<PendingRef>,
+    errors: Errors,
+}
+
+pub fn validate(pipeline: Pipeline) -> Result<Model, syn::Error> {
+    let mut b = Builder {
+        nodes: Vec::new(),
+        labels: BTreeMap::new(),
+        refs: Vec::new(),
+        errors: Errors::default(),
+    };
+    for flow in pipeline.flows {
+        b.flow(flow, None);
+    }
+    b.resolve_refs();
+    b.check_nodes();
+    let order = b.topological_order();
+    if let Some(order) = &order {
+        b.check_ordered(order);
+    }
+    if let Some(error) = b.errors.0 {
+        return Err(error);
+    }
+    Ok(Model {
+        options: pipeline.options,
+        nodes: b.nodes,
+        order: order.expect("no error means no cycle"),
+    })
+}
+
+impl Builder {
+    /// Walks a flow whose first stage receives from `upstream` (`None`: a
+    /// top-level flow, whose first stage is a source). Returns the flow's
+    /// output endpoints.
+    fn flow(&mut self, flow: Flow, upstream: Option<Vec<usize>>) -> Vec<usize> {
+        let count = flow.stages.len();
+        let mut current = upstream;
+        for (index, item) in flow.stages.into_iter().enumerate() {
+            let last = index + 1 == count;
+            match item {
+                Item::Stage(stage) => {
+                    let id = self.stage(stage, current.is_none());
+                    if let Some(up) = &current {
+                        self.connect(up, id);
+                    }
+                    current = Some(vec![id]);
+                }
+                Item::Ref(label) if index == 0 && current.is_none() => {
+                    if last {
+                        self.errors.push(
+                            label.span(),
+                            "this flow is only a reference; send it on, e.g. `'name => |x| ...`",
+                        );
+                    }
+                    let id = self.nodes.len();
+                    self.nodes.push(Node {
+                        body: syn::parse_quote!(()),
+                        alias: Some(label.clone()),
+                        dead: false,
+                        label: None,
+                        attrs: Attrs::default(),
+                        is_source: false,
+                        inputs: Vec::new(),
+                        consumers: Vec::new(),
+                        span: label.span(),
+                    });
+                    current = Some(vec![id]);
+                }
+                Item::Ref(label) if last => {
+                    let from = current.take().unwrap_or_default();
+                    self.refs.push(PendingRef { label, from });
+                    return Vec::new();
+                }
+                Item::Ref(label) => {
+                    self.errors.push(
+                        label.span(),
+                        format!(
+                            "a reference to `{label}` can only start a flow (to take its output) \
+                             or end one (to send into it)"
+                        ),
+                    );
+                    return Vec::new();
+                }
+                Item::FanOut(fan) => {
+                    let Some(up) = current.take() else {
+                        self.errors.push(
+                            fan.span,
+                            "a fan-out cannot start a flow: it needs a source before it",
+                        );
+                        return Vec::new();
+                    };
+                    current = Some(self.fan_out(fan, up));
+                }
+            }
+        }
+        current.unwrap_or_default()
+    }
+
+    fn fan_out(&mut self, fan: FanOut, upstream: Vec<usize>) -> Vec<usize> {
+        if fan.branches.is_empty() {
+            self.errors.push(
+                fan.span,
+                "empty fan-out: a fan-out `( ... , ... )` needs at least two branches",
+            );
+            return Vec::new();
+        }
+        if fan.branches.len() == 1 {
+            self.errors.push(
+                fan.span,
+                "a fan-out needs at least two branches separated by `,`; for one branch, remove \
+                 the parentheses",
+            );
+        }
+        let mut ends = Vec::new();
+        for branch in fan.branches {
+            ends.extend(self.flow(branch, Some(upstream.clone())));
+        }
+        ends
+    }
+
+    fn connect(&mut self, upstream: &[usize], to: usize) {
+        for &up in upstream {
+            self.nodes[up].consumers.push(to);
+            self.nodes[to].inputs.push(up);
+        }
+    }
+
+    fn stage(&mut self, stage: StageDef, is_source: bool) -> usize {
+        let span = stage.span();
+        let attrs = self.attrs(stage.attrs);
+        let id = self.nodes.len();
+        if let Some(label) = &stage.label {
+            let name = label.ident.to_string();
+            if self.labels.insert(name, id).is_some() {
+                self.errors.push(
+                    label.span(),
+                    format!("duplicate label `{label}`: each label names one stage"),
+                );
+            }
+        }
+        self.nodes.push(Node {
+            body: stage.body,
+            alias: None,
+            dead: false,
+            label: stage.label,
+            attrs,
+            is_source,
+            inputs: Vec::new(),
+            consumers: Vec::new(),
+            span,
+        });
+        id
+    }
+
+    fn attrs(&mut self, attrs: Vec<Attr>) -> Attrs {
+        let mut out = Attrs::default();
+        for attr in attrs {
+            let duplicate = match attr.kind {
+                AttrKind::Ordered => out.ordered.replace(attr.span).is_some(),
+                AttrKind::Serial => out.serial.replace(attr.span).is_some(),
+                AttrKind::Parallel => out.parallel.replace(attr.span).is_some(),
+                AttrKind::Split => out.split.replace(attr.span).is_some(),
+                AttrKind::Replicate(n) => out.replicate.replace(n).is_some(),
+                AttrKind::Priority(n) => out.priority.replace(n).is_some(),
+                AttrKind::Gpu { batch, lanes } => {
+                    out.gpu.replace((attr.span, batch, lanes)).is_some()
+                }
+            };
+            if duplicate {
+                self.errors.push(attr.span, "this attribute is given twice");
+            }
+        }
+        out
+    }
+
+    fn lookup(&mut self, label: &Lifetime) -> Option<usize> {
+        let name = label.ident.to_string();
+        if let Some(&target) = self.labels.get(&name) {
+            return Some(target);
+        }
+        let known: Vec<String> = self.labels.keys().map(|k| format!("`'{k}`")).collect();
+        let hint = if known.is_empty() {
+            "no stage has a label; define one with `'name: |x| ...`".to_string()
+        } else {
+            format!("the labels are {}", known.join(", "))
+        };
+        self.errors
+            .push(label.span(), format!("undefined label `{label}`; {hint}"));
+        None
+    }
+
+    fn resolve_refs(&mut self) {
+        // Flows ending in a reference send into the labelled stage.
+        for r in std::mem::take(&mut self.refs) {
+            if let Some(target) = self.lookup(&r.label) {
+                self.connect(&r.from, target);
+            }
+        }
+        // Flows starting with a reference: their consumers take the labelled
+        // stage's output (as further fan-out branches).
+        for alias in 0..self.nodes.len() {
+            let Some(label) = self.nodes[alias].alias.clone() else {
+                continue;
+            };
+            self.nodes[alias].dead = true;
+            let consumers = std::mem::take(&mut self.nodes[alias].consumers);
+            let Some(target) = self.lookup(&label) else {
+                for c in consumers {
+                    self.nodes[c].inputs.retain(|&i| i != alias);
+                }
+                continue;
+            };
+            for c in consumers {
+                for input in &mut self.nodes[c].inputs {
+                    if *input == alias {
+                        *input = target;
+                    }
+                }
+                self.nodes[target].consumers.push(c);
+            }
+        }
+    }
+
+    /// Per-node rules: attributes in the right place, no flow that is only a
+    /// source.
+    fn check_nodes(&mut self) {
+        for id in 0..self.nodes.len() {
+            let node = &self.nodes[id];
+            if node.dead {
+                continue;
+            }
+            let mut errors = Vec::new();
+            if node.is_source {
+                if node.consumers.is_empty() {
+                    errors.push((
+                        node.span,
+                        "this flow is only a source; add a stage, e.g. `data => |x| ...`"
+                            .to_string(),
+                    ));
+                }
+                let misplaced = [
+                    (node.attrs.ordered, "ordered"),
+                    (node.attrs.serial, "serial"),
+                    (node.attrs.parallel, "parallel"),
+                    (node.attrs.gpu.as_ref().map(|g| g.0), "gpu"),
+                ];
+                for (span, name) in misplaced {
+                    if let Some(span) = span {
+                        errors.push((
+                            span,
+                            format!(
+                                "`#[{name}]` cannot be put on a source (the first stage of a flow)"
+                            ),
+                        ));
+                    }
+                }
+                if let Some(n) = &node.attrs.replicate {
+                    errors.push((
+                        syn::spanned::Spanned::span(n),
+                        "`#[replicate(N)]` cannot be put on a source; use `#[split]` to let \
+                         several workers produce from it"
+                            .to_string(),
+                    ));
+                }
+            } else {
+                if let Some(span) = node.attrs.split {
+                    errors.push((
+                        span,
+                        "`#[split]` can only be put on a source (the first stage of a flow)"
+                            .to_string(),
+                    ));
+                }
+                let kinds = [
+                    (node.attrs.ordered, "ordered"),
+                    (node.attrs.serial, "serial"),
+                    (node.attrs.parallel, "parallel"),
+                ];
+                let given: Vec<_> = kinds.iter().filter(|(s, _)| s.is_some()).collect();
+                if given.len() > 1 {
+                    errors.push((
+                        given[1].0.expect("given"),
+                        format!(
+                            "`#[{}]` and `#[{}]` cannot be combined on one stage",
+                            given[0].1, given[1].1
+                        ),
+                    ));
+                }
+                if let (Some((span, ..)), Some(_)) = (&node.attrs.gpu, given.first()) {
+                    errors.push((
+                        *span,
+                        "`#[gpu]` stages run on device lanes; they cannot also be \
+                         `#[ordered]`, `#[serial]` or `#[parallel]`"
+                            .to_string(),
+                    ));
+                }
+                if let (Some(n), Some(_)) = (
+                    &node.attrs.replicate,
+                    node.attrs.ordered.or(node.attrs.serial),
+                ) {
+                    errors.push((
+                        syn::spanned::Spanned::span(n),
+                        "`#[replicate(N)]` is for parallel stages; a serial or ordered stage runs on \
+                         one worker at a time"
+                            .to_string(),
+                    ));
+                }
+            }
+            for (span, message) in errors {
+                self.errors.push(span, message);
+            }
+        }
+    }
+
+    /// Kahn's algorithm; a cycle is reported on a label reference closing it.
+    fn topological_order(&mut self) -> Option<Vec<usize>> {
+        let n = self.nodes.len();
+        let live = self.nodes.iter().filter(|node| !node.dead).count();
+        let mut indegree: Vec<usize> = self.nodes.iter().map(|node| node.inputs.len()).collect();
+        let mut ready: Vec<usize> = (0..n)
+            .rev()
+            .filter(|&i| indegree[i] == 0 && !self.nodes[i].dead)
+            .collect();
+        let mut order = Vec::with_capacity(n);
+        while let Some(id) = ready.pop() {
+            order.push(id);
+            for &c in self.nodes[id].consumers.iter().rev() {
+                indegree[c] -= 1;
+                if indegree[c] == 0 {
+                    ready.push(c);
+                }
+            }
+        }
+        if order.len() == live {
+            return Some(order);
+        }
+        // Report on a labelled stage inside the cycle.
+        let in_cycle: Vec<usize> = (0..n)
+            .filter(|&i| indegree[i] > 0 && !self.nodes[i].dead)
+            .collect();
+        let culprit = in_cycle
+            .iter()
+            .copied()
+            .find(|&i| self.nodes[i].label.is_some())
+            .unwrap_or(in_cycle[0]);
+        let node = &self.nodes[culprit];
+        let span = node.label.as_ref().map_or(node.span, |l| l.span());
+        let name = node
+            .label
+            .as_ref()
+            .map_or_else(|| "this stage".to_string(), |l| format!("`{l}`"));
+        self.errors.push(
+            span,
+            format!("cyclic label: {name} feeds itself through a label reference; a pipeline must not loop"),
+        );
+        None
+    }
+
+    /// `#[ordered]` needs one source: order is per source.
+    fn check_ordered(&mut self, order: &[usize]) {
+        let mut sources: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); self.nodes.len()];
+        for &id in order {
+            if self.nodes[id].is_source {
+                sources[id].insert(id);
+            }
+            for &up in &self.nodes[id].inputs.clone() {
+                let above = sources[up].clone();
+                sources[id].extend(above);
+            }
+            if let Some(span) = self.nodes[id].attrs.ordered {
+                if sources[id].len() > 1 {
+                    self.errors.push(
+                        span,
+                        format!(
+                            "`#[ordered]` stage reachable from {} sources; source order is only \
+                             defined for one source",
+                            sources[id].len()
+                        ),
+                    );
+                }
+            }
+        }
+    }
+}
