@@ -91,13 +91,17 @@ fn node_stmts(model: &Model, id: usize) -> TokenStream {
         (quote!(), source(node))
     } else {
         let port = input_port(model, id);
-        (quote!(let #input = #port;), stage(node, quote!(#input)))
+        (
+            quote!(#[allow(unused_parens)] let #input = #port;),
+            stage(node, quote!(#input)),
+        )
     };
     let mut out = prelude;
     out.extend(if node.is_sink() && returns_node_id(node) {
-        quote_spanned!(span=> let #node_id = #create;)
+        quote_spanned!(span=> #[allow(unused_parens)] let #node_id = #create;)
     } else {
         quote_spanned! {span=>
+            #[allow(unused_parens)]
             let #port = #create;
             let #node_id = #port.node();
         }
