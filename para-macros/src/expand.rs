@@ -76,7 +76,18 @@ fn input_port(model: &Model, id: usize) -> TokenStream {
         .collect();
     match ports.as_slice() {
         [one] => quote!(#one),
-        _ => quote!(#g.fan_in([#(#ports),*])),
+        [first, rest @ ..] => {
+            // Each further branch is checked against the first, spanned at
+            // the stage that ends it, so a type mismatch names both types
+            // and points at the branch that differs.
+            let checked = rest.iter().zip(&node.inputs[1..]).map(|(port, &up)| {
+                let span = model.nodes[up].span;
+                let port = Ident::new(&port.to_string(), Span::mixed_site().located_at(span));
+                quote_spanned!(span=> ::para::__private::fan_in_branch(&#first, #port))
+            });
+            quote!(#g.fan_in([#first #(, #checked)*]))
+        }
+        [] => quote!(::core::unreachable!()),
     }
 }
 
@@ -125,8 +136,10 @@ fn node_stmts(model: &Model, id: usize) -> TokenStream {
         n => {
             let fan = format_ident!("__para_fan_{}", id, span = Span::mixed_site());
             let outs = (0..n).map(|k| out_var(id, k));
-            out.extend(quote_spanned! {span=>
-                let mut #fan = ::para::__private::fan_out(&mut #g, #port, #n);
+            let fan_span = node.fan_span.unwrap_or(span);
+            let moved = Ident::new(&port.to_string(), Span::mixed_site().located_at(fan_span));
+            out.extend(quote_spanned! {fan_span=>
+                let mut #fan = ::para::__private::fan_out(&mut #g, #moved, #n);
                 #(let #outs = #fan.next().expect("one port per branch");)*
             });
         }

@@ -208,11 +208,13 @@ fn parse_flow(input: ParseStream, top_level: bool) -> syn::Result<Flow> {
 }
 
 fn parse_item(input: ParseStream) -> syn::Result<Item> {
-    let attrs = parse_attrs(input)?;
+    let mut attrs = parse_attrs(input)?;
     if input.peek(Lifetime) {
         let label: Lifetime = input.parse()?;
         if input.peek(Token![:]) && !input.peek(Token![::]) {
             input.parse::<Token![:]>()?;
+            // Attributes may also follow the label: `'name: #[ordered] |x| ...`.
+            attrs.extend(parse_attrs(input)?);
             let body = parse_body(input)?;
             return Ok(Item::Stage(StageDef {
                 attrs,

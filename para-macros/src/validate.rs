@@ -27,6 +27,10 @@ pub struct Node {
     pub label: Option<Lifetime>,
     pub attrs: Attrs,
     pub is_source: bool,
+    /// Another error already explains why this source has no consumer.
+    pub excused: bool,
+    /// The fan-out group right after this stage, if any (for diagnostics).
+    pub fan_span: Option<Span>,
     /// Upstream nodes, in edge order.
     pub inputs: Vec<usize>,
     /// Downstream nodes, in branch order (a fan-out's branches first).
@@ -54,10 +58,15 @@ impl Node {
 
 /// Collects errors so one expansion reports all of them.
 #[derive(Default)]
-struct Errors(Option<syn::Error>);
+struct Errors(Option<syn::Error>, usize);
 
 impl Errors {
+    fn count(&self) -> usize {
+        self.1
+    }
+
     fn push(&mut self, span: Span, message: impl std::fmt::Display) {
+        self.1 += 1;
         let error = syn::Error::new(span, message);
         match &mut self.0 {
             Some(all) => all.combine(error),
@@ -111,6 +120,19 @@ impl Builder {
     /// top-level flow, whose first stage is a source). Returns the flow's
     /// output endpoints.
     fn flow(&mut self, flow: Flow, upstream: Option<Vec<usize>>) -> Vec<usize> {
+        let first_node = self.nodes.len();
+        let errors_before = self.errors.count();
+        let ends = self.flow_items(flow, upstream);
+        // A flow that already failed does not also get "only a source".
+        if self.errors.count() > errors_before {
+            if let Some(node) = self.nodes.get_mut(first_node) {
+                node.excused = true;
+            }
+        }
+        ends
+    }
+
+    fn flow_items(&mut self, flow: Flow, upstream: Option<Vec<usize>>) -> Vec<usize> {
         let count = flow.stages.len();
         let mut current = upstream;
         for (index, item) in flow.stages.into_iter().enumerate() {
@@ -135,6 +157,8 @@ impl Builder {
                         body: syn::parse_quote!(()),
                         alias: Some(label.clone()),
                         dead: false,
+                        excused: false,
+                        fan_span: None,
                         label: None,
                         attrs: Attrs::default(),
                         is_source: false,
@@ -167,6 +191,9 @@ impl Builder {
                         );
                         return Vec::new();
                     };
+                    for &u in &up {
+                        self.nodes[u].fan_span.get_or_insert(fan.span);
+                    }
                     current = Some(self.fan_out(fan, up));
                 }
             }
@@ -220,6 +247,8 @@ impl Builder {
             body: stage.body,
             alias: None,
             dead: false,
+            excused: false,
+            fan_span: None,
             label: stage.label,
             attrs,
             is_source,
@@ -270,8 +299,13 @@ impl Builder {
     fn resolve_refs(&mut self) {
         // Flows ending in a reference send into the labelled stage.
         for r in std::mem::take(&mut self.refs) {
-            if let Some(target) = self.lookup(&r.label) {
-                self.connect(&r.from, target);
+            match self.lookup(&r.label) {
+                Some(target) => self.connect(&r.from, target),
+                None => {
+                    for &from in &r.from {
+                        self.nodes[from].excused = true;
+                    }
+                }
             }
         }
         // Flows starting with a reference: their consumers take the labelled
@@ -309,7 +343,7 @@ impl Builder {
             }
             let mut errors = Vec::new();
             if node.is_source {
-                if node.consumers.is_empty() {
+                if node.consumers.is_empty() && !node.excused {
                     errors.push((
                         node.span,
                         "this flow is only a source; add a stage, e.g. `data => |x| ...`"

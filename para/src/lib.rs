@@ -128,6 +128,28 @@ pub mod __private {
         g.fan_out(from, n).into_iter()
     }
 
+    /// The item type of a fan-in branch, checked against the first branch.
+    #[diagnostic::on_unimplemented(
+        message = "fan-in branches end in different types: this branch emits `{Self}`, \
+                   the first branch `Port<{T}>`",
+        label = "this branch's last stage emits a different type",
+        note = "every branch of a fan-out that is followed by `=> stage` must end in the same type"
+    )]
+    pub trait SameItem<T> {
+        /// The branch's port, now known to carry `T`.
+        fn into_port(self) -> Port<T>;
+    }
+    impl<T> SameItem<T> for Port<T> {
+        fn into_port(self) -> Port<T> {
+            self
+        }
+    }
+
+    /// See [`SameItem`].
+    pub fn fan_in_branch<T, P: SameItem<T>>(_first: &Port<T>, branch: P) -> Port<T> {
+        branch.into_port()
+    }
+
     /// Marks a body used as a [`Stage`].
     pub struct StageBody;
     /// Marks a body used as a function returning `Out`.

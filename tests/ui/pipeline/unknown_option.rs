@@ -1,0 +1,5 @@
+use para::prelude::*;
+
+fn main() {
+    pipeline!(treads = 4, 0..10 => |_x| ());
+}
