@@ -80,12 +80,18 @@ fn input_port(model: &Model, id: usize) -> TokenStream {
             // Each further branch is checked against the first, spanned at
             // the stage that ends it, so a type mismatch names both types
             // and points at the branch that differs.
-            let checked = rest.iter().zip(&node.inputs[1..]).map(|(port, &up)| {
+            let checked: Vec<Ident> = (1..ports.len())
+                .map(|k| format_ident!("__para_branch_{}", k, span = Span::mixed_site()))
+                .collect();
+            let checks = rest.iter().zip(&node.inputs[1..]).zip(&checked).map(|((port, &up), var)| {
                 let span = model.nodes[up].span;
                 let port = Ident::new(&port.to_string(), Span::mixed_site().located_at(span));
-                quote_spanned!(span=> ::para::__private::fan_in_branch(&#first, #port))
+                quote_spanned!(span=> let #var = ::para::__private::fan_in_branch(&#first, #port);)
             });
-            quote!(#g.fan_in([#first #(, #checked)*]))
+            quote!({
+                #(#checks)*
+                #g.fan_in([#first #(, #checked)*])
+            })
         }
         [] => quote!(::core::unreachable!()),
     }

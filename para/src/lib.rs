@@ -3,17 +3,129 @@
 //! Para runs a graph of closures ("stages") on all cores of one machine.
 //! Items flow from sources through stages; independent stages and independent
 //! items run at the same time, in per-stage batches taken by work-stealing
-//! workers. The graph is static and fully typed: connecting a stage whose
-//! input type differs from the upstream output does not compile.
+//! workers. The graph is static and fully typed: closure parameters are
+//! inferred from the upstream stage, and a stage that does not fit is a
+//! compile error on that stage.
 //!
-//! Two macro front ends (`pipeline!` and `#[para::pipeline]`) are on their
-//! way; both expand to the runtime this crate re-exports, and [`Graph`] builds
-//! the same graphs by hand today.
+//! ```
+//! use para::prelude::*;
+//! let data = vec!(0, 1, 2);
+//! let mut sum = 0;
+//! pipeline!(4, data => (|x| (x * 2, x) => |(x2, x)| x2 - x, |x| -x) => |x| sum += x);
+//! assert_eq!(sum, 0); // (2x - x) + (-x) summed over the data
+//! ```
 //!
-//! ## The seed example, with the builder
+//! ## A tour of `pipeline!`
 //!
-//! `data => (|x| (x * 2, x) => |(x2, x)| x2 - x, |x| -x) => |x| sum += x`:
-//! a source, a fan-out to two branches, and a fan-in to one sink.
+//! ```text
+//! pipeline!( [OPTIONS ,] FLOW { ; FLOW } [;] )
+//! OPTIONS := EXPR | KEY = EXPR { , KEY = EXPR }      threads | capacity | batch | pool
+//! FLOW    := STAGE { => STAGE }
+//! STAGE   := { ATTR } [ 'label : ] BODY | 'label | ( FLOW , FLOW { , FLOW } [,] )
+//! ```
+//!
+//! The first stage of a flow is a source (any `IntoIterator` of `Send`
+//! items). A stage with a downstream is a map and runs on many workers at
+//! once (`Fn`); a stage with none is a sink and runs on one worker at a time,
+//! so it may mutate what it captures. `pipeline!` returns the run's
+//! [`Report`].
+//!
+//! ```
+//! use para::prelude::*;
+//! let words = vec!["alpha", "be", "gamma"];
+//! let mut letters = 0;
+//! let report = pipeline!(words => |s| s.len() => |n| letters += n);
+//! assert_eq!(letters, 12);
+//! assert_eq!(report.nodes[1].items_in, 3); // per-stage counters
+//! ```
+//!
+//! Options: a bare thread count, or `threads`, `capacity` (most items alive
+//! at once: memory stays flat whatever the input length), `batch` (largest
+//! batch a worker takes) and `pool` (run inside a rayon-core pool).
+//!
+//! ```
+//! use para::prelude::*;
+//! let mut n = 0;
+//! pipeline!(threads = 2, capacity = 64, batch = 16, 0..10_000 => |x| x * 2 => |_x| n += 1);
+//! assert_eq!(n, 10_000);
+//! ```
+//!
+//! Fan-out `( ... , ... )` gives every branch the item (the last branch the
+//! original, the others clones); `=> stage` after it is a fan-in. Ordered
+//! stages see items in source order, even through such a diamond: for one
+//! source item, the branches' outputs come in branch order.
+//!
+//! ```
+//! use para::prelude::*;
+//! let mut out = Vec::new();
+//! pipeline!(0..3 => (|x| x * 10, |x| -x) => #[ordered] |x| out.push(x));
+//! assert_eq!(out, [0, 0, 10, -1, 20, -2]);
+//! ```
+//!
+//! Labels name stages; `'name` at the end of a flow sends into that stage
+//! (several producers), at the start it takes that stage's output.
+//!
+//! ```
+//! use para::prelude::*;
+//! let mut total = 0;
+//! let mut big = 0;
+//! pipeline!(
+//!     0..10 => |x| x * 2 => 'sum: |x| total += x;
+//!     vec![5, 6] => 'sum;
+//!     'double: 100..103 => |x| x + 1 => |x| big += x;
+//! );
+//! assert_eq!(total, 90 + 11);
+//! assert_eq!(big, 101 + 102 + 103);
+//! ```
+//!
+//! Attributes: `#[ordered]`, `#[serial]` (a stateful map), `#[parallel]` (a
+//! parallel sink), `#[replicate(N)]`, `#[priority(N)]`, `#[split]` (a source
+//! several workers produce from: ranges, slices, `Vec`), `#[gpu]` and
+//! `#[gpu(batch = N, lanes = L)]` (the body takes `Vec<In>` and returns
+//! `Vec<Out>`, on dedicated device lanes).
+//!
+//! ```
+//! use para::prelude::*;
+//! let mut running = 0u64;
+//! let mut sums = Vec::new();
+//! pipeline!(threads = 4,
+//!     #[split] 0..1000u64
+//!         => #[replicate(2)] |x| x * x
+//!         => #[gpu(batch = 128)] |xs: Vec<u64>| xs.into_iter().map(|x| x + 1).collect::<Vec<_>>()
+//!         => #[ordered] |x| { running += x; running }
+//!         => |s| sums.push(s));
+//! assert_eq!(sums.len(), 1000);
+//! assert_eq!(*sums.iter().max().unwrap(), (0..1000u64).map(|x| x * x + 1).sum());
+//! ```
+//!
+//! Combinators are stages too: `filter`, `filter_map`, `flat_map`,
+//! `inspect`, `batch(n)`, `unbatch()`, `take(n)` and `take_while` (the last
+//! two pass exactly what `Iterator::take` would, then stop the sources), and
+//! so is any function path or value implementing [`Stage`].
+//!
+//! ```
+//! use para::prelude::*;
+//! fn square(x: u64) -> u64 { x * x }
+//! let mut out = Vec::new();
+//! pipeline!(0..u64::MAX => filter(|&x| x % 2 == 1) => square => take(4) => #[ordered] |x| out.push(x));
+//! assert_eq!(out, [1, 9, 25, 49]);
+//! ```
+//!
+//! Mistakes are compile errors on the offending token: an undefined label
+//! names the labels that exist, an unknown attribute lists the known ones, and
+//! a map that mutates captured state points at the mutation:
+//!
+//! ```compile_fail
+//! use para::prelude::*;
+//! let mut seen = 0;
+//! pipeline!(0..10 => |x| { seen += 1; x } => |_x| ()); // add #[serial] to the map
+//! ```
+//!
+//! ## The builder
+//!
+//! [`Graph`] builds the same graphs at run time (a fan-out to a number of
+//! branches known only at run time, programmatic graphs); the macro expands
+//! to it. The seed example, by hand:
 //!
 //! ```
 //! use para::prelude::*;
@@ -29,45 +141,8 @@
 //! let joined = g.fan_in([a, b]);
 //! g.sink(joined, |x| sum += x);
 //! let report = g.run_with(Options::new().threads(4));
-//! assert_eq!(sum, 0); // (2x - x) + (-x) summed over the data
+//! assert_eq!(sum, 0);
 //! println!("{report}");
-//! ```
-//!
-//! ## A tour
-//!
-//! * Sources: any `IntoIterator` whose items are `Send` ([`Graph::source`]);
-//!   splittable sources that several workers produce from at once
-//!   ([`Graph::split_source`]: ranges, slices, `Vec`).
-//! * Maps run on many workers ([`Graph::map`], `Fn + Sync`); serial stages on
-//!   one at a time ([`Graph::serial_map`], [`Graph::sink`], `FnMut`, never
-//!   behind a blocking lock); ordered stages see items in source order
-//!   ([`Graph::ordered_map`], [`Graph::ordered_sink`]), even after filters,
-//!   flat-maps and a fan-out/fan-in diamond.
-//! * Combinators: [`Graph::filter`], [`Graph::filter_map`],
-//!   [`Graph::flat_map`], [`Graph::inspect`], [`Graph::batch`],
-//!   [`Graph::unbatch`], [`Graph::take`], [`Graph::take_while`], or any
-//!   [`Stage`] value with [`Graph::stage`].
-//! * Device stages ([`Graph::device`]): batches of up to `batch` items on
-//!   dedicated lanes, for external hardware such as a GPU.
-//! * Attributes: [`Graph::label`], [`Graph::priority`], [`Graph::replicate`].
-//! * Options: `threads`, `pool`, `capacity` (bounded memory), `batch`
-//!   ([`Options`]).
-//! * Every run returns a [`Report`]: per-stage counters, a table, and a
-//!   Graphviz drawing ([`Report::to_dot`]).
-//!
-//! ```
-//! use para::prelude::*;
-//!
-//! // Ordered output after a parallel, unbalanced stage and a filter.
-//! let mut lines = Vec::new();
-//! let mut g = Graph::new();
-//! let rows = g.split_source(0..100u32);
-//! let rendered = g.map(rows, |y| format!("row {y}: {}", "#".repeat((y % 7) as usize)));
-//! let kept = g.filter(rendered, |line| !line.ends_with(": "));
-//! g.ordered_sink(kept, |line| lines.push(line));
-//! g.run_with(Options::new().threads(2).capacity(16));
-//! assert_eq!(lines[0], "row 1: #");
-//! assert_eq!(lines.len(), 100 - 15);
 //! ```
 //!
 //! Stages may borrow from the caller's stack: a run returns only after every
@@ -78,8 +153,8 @@
 
 pub use para_runtime::*;
 
-/// What a pipeline needs in scope: the builder, its options, the combinators
-/// and the traits, as `rayon::prelude` does for rayon.
+/// What a pipeline needs in scope: `pipeline!`, the builder, its options,
+/// the combinators and the traits, as `rayon::prelude` does for rayon.
 pub mod prelude {
     pub use para_macros::pipeline;
     pub use para_runtime::combinators::{
