@@ -63,7 +63,7 @@ fn main() {
 
     let mut out = Vec::new();
     let report = pipeline!(
-        input.chunks(CHUNK) => |chunk| zlib(chunk) => #[ordered] |z| append(&mut out, &z)
+        input.chunks(CHUNK) => zlib => #[ordered] |z| append(&mut out, &z)
     );
     assert_eq!(
         out, expected,
