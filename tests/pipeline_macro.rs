@@ -138,7 +138,7 @@ impl Stage<u64> for AddOne {
 fn function_paths_and_stage_values() {
     let mut out = Vec::new();
     let mut collect = |x: u64| out.push(x);
-    pipeline!(0..5u64 => double => AddOne => #[ordered] |x| collect(x));
+    pipeline!(0..5u64 => double => AddOne => #[ordered] &mut collect);
     assert_eq!(out, vec![1, 3, 5, 7, 9]);
     let mut total = 0;
     let mut add = |x: u64| total += x;
