@@ -1,6 +1,7 @@
 //! The demo pipeline: word statistics over generated text.
 //!
-//! A split source hands out line numbers to several workers at once; a
+//! Written with `pipeline!`: a split source hands out line numbers to
+//! several workers at once; a
 //! parallel stage generates each line (a fixed-seed xorshift picks among 64
 //! English words) and tokenizes it; the tokens fan out to two branches: a
 //! serial sink counting word frequencies, and an ordered sink folding a
@@ -76,23 +77,12 @@ fn main() {
 
     let mut counts = [0u64; 64];
     let mut checksum = 0xcbf2_9ce4_8422_2325u64;
-    let mut g = Graph::new();
-    let numbers = g.split_source(0..lines);
-    g.label(numbers.node(), "line numbers");
-    let text = g.map(numbers, line);
-    g.label(text.node(), "generate");
-    let mut branches = g.fan_out(text, 2).into_iter();
-    let words = g.flat_map(branches.next().expect("branch"), |l: String| {
-        tokenize(&l, &index)
-    });
-    g.label(words.node(), "tokenize");
-    let count = g.sink(words, |w| counts[w] += 1);
-    g.label(count, "count words");
-    let sum = g.ordered_sink(branches.next().expect("branch"), |l: String| {
-        checksum = fold(checksum, &l)
-    });
-    g.label(sum, "checksum (ordered)");
-    let report = g.run_with(Options::new().threads(threads).capacity(1 << 16));
+    let report = pipeline!(threads = threads, capacity = 1 << 16,
+        #[split] 'line_numbers: 0..lines => 'generate: line => (
+            'tokenize: flat_map(|l: String| tokenize(&l, &index)) => 'count_words: |w| counts[w] += 1,
+            #[ordered] 'checksum: |l: String| checksum = fold(checksum, &l)
+        )
+    );
 
     assert_eq!(
         checksum, expected,
