@@ -312,7 +312,8 @@ fn parse_attrs(input: ParseStream) -> syn::Result<Vec<Attr>> {
 }
 
 fn convert_attr(attr: &syn::Attribute) -> syn::Result<Attr> {
-    let span = attr.span();
+    // The attribute's name: on stable, a span cannot cover `#[...]` whole.
+    let span = attr.path().span();
     let path = attr.path();
     let Some(name) = path.get_ident().map(Ident::to_string) else {
         return Err(syn::Error::new_spanned(
