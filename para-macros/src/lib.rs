@@ -9,6 +9,7 @@
 
 mod expand;
 mod parse;
+mod stream;
 mod validate;
 
 use proc_macro::TokenStream;
@@ -18,6 +19,14 @@ use proc_macro::TokenStream;
 #[proc_macro]
 pub fn pipeline(input: TokenStream) -> TokenStream {
     pipeline_tokens(input.into()).into()
+}
+
+/// `#[para::pipeline]`: runs the function's `#[stream] for` loops as
+/// pipelines, cut into stages at `#[stage(...)]` marks. Re-exported by `para`
+/// as `para::pipeline`; see the `para` crate for the rules and examples.
+#[proc_macro_attribute]
+pub fn stream_pipeline(args: TokenStream, item: TokenStream) -> TokenStream {
+    stream::expand_attr(args.into(), item.into()).into()
 }
 
 /// The whole `pipeline!` transformation on `proc_macro2` tokens: the

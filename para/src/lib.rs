@@ -151,6 +151,7 @@
 
 #![warn(missing_docs)]
 
+pub use para_macros::stream_pipeline as pipeline;
 pub use para_runtime::*;
 
 /// What a pipeline needs in scope: `pipeline!`, the builder, its options,
@@ -223,6 +224,208 @@ pub mod __private {
     /// See [`SameItem`].
     pub fn fan_in_branch<T, P: SameItem<T>>(_first: &Port<T>, branch: P) -> Port<T> {
         branch.into_port()
+    }
+
+    /// What one stage of a `#[stream]` loop did with its item.
+    pub enum Step<T, R> {
+        /// Go on with these variables.
+        Next(T),
+        /// `continue`: drop the item.
+        Skip,
+        /// `break`: stop the source; items in flight finish.
+        Break,
+        /// `return` or `?`: stop the stream; the function returns this.
+        Return(R),
+    }
+
+    /// Shared by the stages of one `#[stream]` loop: the stop flag and the
+    /// value the function returns.
+    pub struct Control<R> {
+        stop: std::sync::atomic::AtomicBool,
+        value: std::sync::Mutex<Option<R>>,
+    }
+
+    impl<R> Control<R> {
+        /// A control with nothing recorded.
+        #[allow(clippy::new_without_default)]
+        pub fn new() -> Self {
+            Control {
+                stop: std::sync::atomic::AtomicBool::new(false),
+                value: std::sync::Mutex::new(None),
+            }
+        }
+
+        fn stopped(&self) -> bool {
+            self.stop.load(std::sync::atomic::Ordering::Acquire)
+        }
+
+        /// Applies a step: `Some(vars)` to go on, `None` to drop the item.
+        /// The first `return` observed wins.
+        fn apply<T>(&self, step: Step<T, R>, out: &mut para_runtime::Output<'_, T>) {
+            match step {
+                Step::Next(vars) => out.emit(vars),
+                Step::Skip => {}
+                Step::Break => {
+                    self.stop.store(true, std::sync::atomic::Ordering::Release);
+                    out.stop_sources();
+                }
+                Step::Return(value) => {
+                    let mut slot = self.value.lock().unwrap_or_else(|e| e.into_inner());
+                    if slot.is_none() {
+                        *slot = Some(value);
+                    }
+                    drop(slot);
+                    self.stop.store(true, std::sync::atomic::Ordering::Release);
+                    out.stop_sources();
+                }
+            }
+        }
+
+        /// The value to return from the function, if a stage returned.
+        pub fn take_return(&self) -> Option<R> {
+            self.value.lock().unwrap_or_else(|e| e.into_inner()).take()
+        }
+    }
+
+    /// The source of a `#[stream]` loop: the loop's iterator with the
+    /// statements before the first `#[stage]` applied in iteration order.
+    pub struct StreamSource<'c, I, F, R> {
+        ctl: &'c Control<R>,
+        iter: I,
+        head: F,
+        done: bool,
+    }
+
+    impl<'c, I: Iterator, F, R> StreamSource<'c, I, F, R> {
+        /// Wraps the loop's iterator and its first statements (the bound
+        /// lets the closure's parameter be inferred from the iterator).
+        pub fn new<T>(ctl: &'c Control<R>, iter: I, head: F) -> Self
+        where
+            F: FnMut(I::Item) -> Step<T, R>,
+        {
+            StreamSource {
+                ctl,
+                iter,
+                head,
+                done: false,
+            }
+        }
+    }
+
+    impl<I: Iterator, T, R, F: FnMut(I::Item) -> Step<T, R>> Iterator for StreamSource<'_, I, F, R> {
+        type Item = T;
+        fn next(&mut self) -> Option<T> {
+            while !self.done && !self.ctl.stopped() {
+                let item = self.iter.next()?;
+                match (self.head)(item) {
+                    Step::Next(vars) => return Some(vars),
+                    Step::Skip => {}
+                    Step::Break => self.done = true,
+                    Step::Return(value) => {
+                        let mut slot = self.ctl.value.lock().unwrap_or_else(|e| e.into_inner());
+                        if slot.is_none() {
+                            *slot = Some(value);
+                        }
+                        self.done = true;
+                    }
+                }
+            }
+            None
+        }
+    }
+
+    struct ParallelStep<'c, F, R> {
+        f: F,
+        ctl: &'c Control<R>,
+    }
+
+    impl<In, T: Send, R: Send, F: Fn(In) -> Step<T, R> + Send + Sync> Stage<In>
+        for ParallelStep<'_, F, R>
+    {
+        type Out = T;
+        fn name(&self) -> &'static str {
+            "stage"
+        }
+        fn process(&self, item: In, out: &mut para_runtime::Output<'_, T>) {
+            if !self.ctl.stopped() {
+                self.ctl.apply((self.f)(item), out);
+            }
+        }
+    }
+
+    struct SerialStep<'c, F, R> {
+        f: std::sync::Mutex<F>,
+        ctl: &'c Control<R>,
+        ordered: bool,
+    }
+
+    impl<In, T: Send, R: Send, F: FnMut(In) -> Step<T, R> + Send> Stage<In> for SerialStep<'_, F, R> {
+        type Out = T;
+        fn mode(&self) -> para_runtime::StageMode {
+            if self.ordered {
+                para_runtime::StageMode::Ordered
+            } else {
+                para_runtime::StageMode::Serial
+            }
+        }
+        fn name(&self) -> &'static str {
+            if self.ordered {
+                "ordered stage"
+            } else {
+                "serial stage"
+            }
+        }
+        fn process(&self, item: In, out: &mut para_runtime::Output<'_, T>) {
+            // After a `break` or `return`, later items (in source order, for
+            // an ordered stage) are dropped as the sequential loop would.
+            if self.ctl.stopped() {
+                return;
+            }
+            let mut f = self.f.lock().unwrap_or_else(|e| e.into_inner());
+            let step = (*f)(item);
+            drop(f);
+            self.ctl.apply(step, out);
+        }
+    }
+
+    /// A parallel stage of a `#[stream]` loop.
+    pub fn parallel_step<'a, In, T, R, F>(
+        g: &mut Graph<'a>,
+        from: Port<In>,
+        ctl: &'a Control<R>,
+        f: F,
+    ) -> Port<T>
+    where
+        In: Send + 'a,
+        T: Send + 'a,
+        R: Send + 'a,
+        F: Fn(In) -> Step<T, R> + Send + Sync + 'a,
+    {
+        g.stage(from, ParallelStep { f, ctl })
+    }
+
+    /// A serial (or ordered) stage of a `#[stream]` loop.
+    pub fn serial_step<'a, In, T, R, F>(
+        g: &mut Graph<'a>,
+        from: Port<In>,
+        ctl: &'a Control<R>,
+        ordered: bool,
+        f: F,
+    ) -> Port<T>
+    where
+        In: Send + 'a,
+        T: Send + 'a,
+        R: Send + 'a,
+        F: FnMut(In) -> Step<T, R> + Send + 'a,
+    {
+        g.stage(
+            from,
+            SerialStep {
+                f: std::sync::Mutex::new(f),
+                ctl,
+                ordered,
+            },
+        )
     }
 
     /// Marks a body used as a [`Stage`].
