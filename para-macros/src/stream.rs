@@ -178,9 +178,16 @@ pub fn expand_attr(args: TokenStream, item: TokenStream) -> TokenStream {
     match expand_fn(args, item.clone()) {
         Ok(tokens) => tokens,
         Err(error) => {
-            // Keep the function so the rest of the crate still type-checks.
+            // Keep the function, without our marks, so the rest of the crate
+            // still type-checks and only our error is reported.
             let errors = error.to_compile_error();
-            quote!(#errors #item)
+            match syn::parse2::<ItemFn>(item.clone()) {
+                Ok(mut func) => {
+                    StripMarks.visit_item_fn_mut(&mut func);
+                    quote!(#errors #func)
+                }
+                Err(_) => quote!(#errors #item),
+            }
         }
     }
 }
@@ -275,6 +282,25 @@ impl VisitMut for StreamFinder<'_> {
 
     fn visit_expr_closure_mut(&mut self, _: &mut syn::ExprClosure) {}
     fn visit_item_mut(&mut self, _: &mut syn::Item) {}
+}
+
+/// Removes every `#[stream]` and `#[stage]` attribute.
+struct StripMarks;
+
+impl VisitMut for StripMarks {
+    fn visit_attributes_mut(&mut self, attrs: &mut Vec<syn::Attribute>) {
+        attrs.retain(|a| !is_attr(a, "stream") && !is_attr(a, "stage"));
+    }
+    fn visit_expr_mut(&mut self, expr: &mut Expr) {
+        if let Some(attrs) = own_attrs(expr) {
+            self.visit_attributes_mut(attrs);
+        }
+        syn::visit_mut::visit_expr_mut(self, expr);
+    }
+    fn visit_local_mut(&mut self, local: &mut syn::Local) {
+        self.visit_attributes_mut(&mut local.attrs);
+        syn::visit_mut::visit_local_mut(self, local);
+    }
 }
 
 /// Reports a `#[stage]` outside a stream loop.

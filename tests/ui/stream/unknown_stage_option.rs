@@ -1,0 +1,14 @@
+#[para::pipeline]
+fn total(values: &[u64]) -> u64 {
+    let mut sum = 0;
+    #[stream]
+    for v in values {
+        #[stage(replicas = 4)]
+        sum += v;
+    }
+    sum
+}
+
+fn main() {
+    total(&[1, 2]);
+}
