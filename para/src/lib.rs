@@ -121,6 +121,70 @@
 //! pipeline!(0..10 => |x| { seen += 1; x } => |_x| ()); // add #[serial] to the map
 //! ```
 //!
+//! ## `#[para::pipeline]`: annotate a sequential loop
+//!
+//! Write the loop sequentially, check it is right, then mark it: `#[stream]`
+//! on the `for` loop, and `#[stage(...)]` where a new stage begins (the
+//! model of SPar). Statements before the first mark run in the source, in
+//! iteration order. Options: `replicate = N`, `parallel`, `ordered`,
+//! `priority = N`; a bare `#[stage]` is serial, so any loop body is correct
+//! before it is fast. Loop-local variables used by a later stage travel with
+//! the item; outer variables are borrowed. `continue` drops the item, `break`
+//! stops the source, and `return` or `?` stop the stream and make the
+//! function return that value once the workers are done (in an `ordered`
+//! stage, the first in source order).
+//!
+//! The same computation with both front ends: squares of the odd numbers,
+//! in order.
+//!
+//! ```
+//! use para::prelude::*;
+//!
+//! #[para::pipeline(threads = 4)]
+//! fn odd_squares(n: u64) -> Vec<u64> {
+//!     let mut out = Vec::new();
+//!     #[stream]
+//!     for x in 0..n {
+//!         if x % 2 == 0 {
+//!             continue;
+//!         }
+//!         #[stage(parallel)]
+//!         let square = x * x;
+//!         #[stage(ordered)]
+//!         out.push(square);
+//!     }
+//!     out
+//! }
+//!
+//! fn odd_squares_macro(n: u64) -> Vec<u64> {
+//!     let mut out = Vec::new();
+//!     pipeline!(threads = 4, 0..n => filter(|x| x % 2 == 1) => |x| x * x => #[ordered] |s| out.push(s));
+//!     out
+//! }
+//!
+//! assert_eq!(odd_squares(10), [1, 9, 25, 49, 81]);
+//! assert_eq!(odd_squares(1000), odd_squares_macro(1000));
+//! ```
+//!
+//! Errors travel as in the sequential loop:
+//!
+//! ```
+//! #[para::pipeline(threads = 2)]
+//! fn parse_all(lines: &[&str]) -> Result<i64, std::num::ParseIntError> {
+//!     let mut sum = 0;
+//!     #[stream]
+//!     for line in lines {
+//!         #[stage(ordered)]
+//!         let value: i64 = line.trim().parse()?;
+//!         #[stage]
+//!         sum += value;
+//!     }
+//!     Ok(sum)
+//! }
+//! assert_eq!(parse_all(&["1", "2", "3"]), Ok(6));
+//! assert!(parse_all(&["1", "x", "3"]).is_err());
+//! ```
+//!
 //! ## The builder
 //!
 //! [`Graph`] builds the same graphs at run time (a fan-out to a number of
