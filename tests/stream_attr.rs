@@ -236,3 +236,56 @@ fn generic_functions_and_methods() {
     c.add_all(10);
     assert_eq!(c.total, 45);
 }
+
+#[para::pipeline(threads = 2)]
+fn nested_control_flow(rows: &[Vec<i32>]) -> Vec<i32> {
+    let mut out = Vec::new();
+    #[stream]
+    for row in rows {
+        #[stage(parallel)]
+        let mut best = i32::MIN;
+        for &v in row {
+            if v < 0 {
+                continue; // the inner loop's continue
+            }
+            if v > 100 {
+                break; // the inner loop's break
+            }
+            best = best.max(v);
+        }
+        let clamp = |x: i32| -> i32 {
+            if x < 0 {
+                return 0; // the closure's return
+            }
+            x
+        };
+        let best = clamp(best);
+        #[stage(ordered)]
+        out.push(best);
+    }
+    out
+}
+
+#[test]
+fn nested_loops_and_closures_keep_their_control_flow() {
+    let rows = vec![vec![1, -5, 7], vec![-1, -2], vec![3, 200, 9], vec![]];
+    assert_eq!(nested_control_flow(&rows), vec![7, 0, 3, 0]);
+}
+
+#[para::pipeline(threads = 2, capacity = 4, batch = 2)]
+fn with_priority(n: u32) -> u32 {
+    let mut total = 0;
+    #[stream]
+    for x in 0..n {
+        #[stage(replicate = 2, priority = 5)]
+        let y = x + 1;
+        #[stage(priority = 1)]
+        total += y;
+    }
+    total
+}
+
+#[test]
+fn all_options() {
+    assert_eq!(with_priority(100), (1..=100).sum());
+}
