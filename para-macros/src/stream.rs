@@ -411,7 +411,7 @@ fn expand_stream(
         let port = format_ident!("__para_port_{}", j, span = Span::mixed_site());
         if j == 0 {
             stmts.push(quote! {
-                #[allow(unused_mut, unused_variables, unreachable_code)]
+                #[allow(unused_mut, unused_variables, unreachable_code, clippy::useless_conversion)]
                 let #port = #g.source(::para::__private::StreamSource::new(
                     &#ctl,
                     ::core::iter::IntoIterator::into_iter(#source_expr),
@@ -442,7 +442,7 @@ fn expand_stream(
             quote_spanned!(span=> ::para::__private::parallel_step(&mut #g, #prev, &#ctl, #closure))
         };
         stmts.push(quote! {
-            #[allow(unused_mut, unused_variables, unreachable_code)]
+            #[allow(unused_mut, unused_variables, unreachable_code, clippy::useless_conversion)]
             let #port = #call;
         });
         if let Some(n) = &options.replicate {
