@@ -39,6 +39,10 @@ const SCHEDULED: usize = 1;
 const RUNNING: usize = 2;
 const RUNNING_NOTIFIED: usize = 3;
 
+/// Check the slot transitions' preconditions: in debug builds, and always
+/// under loom (whose models run in release).
+const CHECK: bool = cfg!(any(debug_assertions, loom));
+
 /// What [`Slots::notify`] asks of the caller.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Notify {
@@ -97,7 +101,9 @@ impl Slots {
     /// Called by the task of slot `i` before draining.
     pub(crate) fn start(&self, i: usize) {
         let prev = self.states[i].swap(RUNNING, Ordering::AcqRel);
-        debug_assert_eq!(prev, SCHEDULED, "a slot task ran while not scheduled");
+        if CHECK {
+            assert_eq!(prev, SCHEDULED, "a slot task ran while not scheduled");
+        }
     }
 
     /// Called by the holder of slot `i` once the inbox looked empty. Returns
@@ -107,7 +113,9 @@ impl Slots {
         match self.states[i].compare_exchange(RUNNING, IDLE, Ordering::AcqRel, Ordering::Acquire) {
             Ok(_) => true,
             Err(state) => {
-                debug_assert_eq!(state, RUNNING_NOTIFIED);
+                if CHECK {
+                    assert_eq!(state, RUNNING_NOTIFIED, "released a slot it did not hold");
+                }
                 // An RMW (not a store), so it reads and synchronises with the
                 // latest notification before the holder drains again.
                 self.states[i].swap(RUNNING, Ordering::AcqRel);
@@ -121,7 +129,12 @@ impl Slots {
     /// schedule a task for it.
     pub(crate) fn yield_slot(&self, i: usize) {
         let prev = self.states[i].swap(SCHEDULED, Ordering::AcqRel);
-        debug_assert!(prev == RUNNING || prev == RUNNING_NOTIFIED);
+        if CHECK {
+            assert!(
+                prev == RUNNING || prev == RUNNING_NOTIFIED,
+                "yielded a slot it did not hold"
+            );
+        }
     }
 
     /// Tries to take an idle slot outside the task protocol (to flush a
@@ -165,68 +178,161 @@ mod tests {
     }
 }
 
-#[cfg(loom)]
+#[cfg(all(test, loom))]
 mod loom_models {
     use super::*;
-    use crate::sync::{Arc, AtomicUsize as Counter};
-    use loom::sync::Mutex;
+    use crate::queue::SharedQueue;
+    use crate::sync::{lock, Arc, Mutex};
     use loom::thread;
+
+    /// Runs `f` under loom with a preemption bound (3, unless
+    /// `LOOM_MAX_PREEMPTIONS` says otherwise), small enough for CI.
+    fn model(f: impl Fn() + Sync + Send + 'static) {
+        let mut builder = loom::model::Builder::new();
+        builder.preemption_bound.get_or_insert(3);
+        builder.check(f);
+    }
+
+    /// A limited stage as `node` drives it: its slots, its inbox, the slot
+    /// tasks scheduled for it, and the batches drained from it.
+    struct Stage {
+        slots: Slots,
+        inbox: SharedQueue<u32>,
+        tasks: Mutex<Vec<usize>>,
+        drained: Mutex<Vec<u32>>,
+    }
+
+    impl Stage {
+        fn new(n: usize) -> Arc<Self> {
+            Arc::new(Stage {
+                slots: Slots::new(n),
+                inbox: SharedQueue::new(),
+                tasks: Mutex::new(Vec::new()),
+                drained: Mutex::new(Vec::new()),
+            })
+        }
+
+        /// Delivers `batch` (`Cx::deliver` + `node::notify_delivery`).
+        fn deliver(&self, batch: u32) {
+            self.inbox.push(batch);
+            if let Notify::Schedule(i) = self.slots.notify() {
+                lock(&self.tasks).push(i);
+            }
+        }
+
+        /// Runs one scheduled slot task, if any, as `node::hold_slot` does:
+        /// drain, yielding the slot after `budget` batches if more remain.
+        fn run_one(&self, mut budget: usize) -> bool {
+            let Some(i) = lock(&self.tasks).pop() else {
+                return false;
+            };
+            self.slots.start(i);
+            loop {
+                while let Some(batch) = self.inbox.pop() {
+                    lock(&self.drained).push(batch);
+                    budget -= 1;
+                    if budget == 0 && !self.inbox.is_empty() {
+                        self.slots.yield_slot(i);
+                        lock(&self.tasks).push(i);
+                        return true;
+                    }
+                }
+                if self.slots.release(i) {
+                    return true;
+                }
+            }
+        }
+
+        /// The rest of the pool runs whatever is still scheduled; then every
+        /// delivered batch was drained exactly once, none is left, and every
+        /// slot is idle (none was left scheduled without a task, or held).
+        fn check(&self, delivered: &[u32]) {
+            while self.run_one(usize::MAX) {}
+            let mut drained = lock(&self.drained).clone();
+            drained.sort_unstable();
+            assert_eq!(drained, delivered);
+            assert!(self.inbox.is_empty());
+            for i in 0..self.slots.states.len() {
+                assert_eq!(self.slots.try_take_idle(), Some(i));
+            }
+        }
+    }
 
     /// Two producers deliver one batch each to a serial stage while its slot
     /// may be running; every batch must be drained by exactly one holder.
     #[test]
     fn no_batch_is_left_behind() {
-        loom::model(|| {
-            let slots = Arc::new(Slots::new(1));
-            let inbox = Arc::new(Mutex::new(Vec::<u32>::new()));
-            let drained = Arc::new(Counter::new(0));
-            let tasks = Arc::new(Mutex::new(Vec::<usize>::new()));
-
-            let deliver = |item: u32| {
-                let (slots, inbox, tasks) = (slots.clone(), inbox.clone(), tasks.clone());
-                thread::spawn(move || {
-                    inbox.lock().unwrap().push(item);
-                    if let Notify::Schedule(i) = slots.notify() {
-                        tasks.lock().unwrap().push(i);
-                    }
-                })
+        model(|| {
+            let stage = Stage::new(1);
+            let deliver = |batch: u32| {
+                let stage = stage.clone();
+                thread::spawn(move || stage.deliver(batch))
             };
             let a = deliver(1);
             let b = deliver(2);
             // A worker that runs whatever task is scheduled, twice.
             let worker = {
-                let (slots, inbox, tasks, drained) =
-                    (slots.clone(), inbox.clone(), tasks.clone(), drained.clone());
+                let stage = stage.clone();
                 thread::spawn(move || {
                     for _ in 0..2 {
-                        let task = tasks.lock().unwrap().pop();
-                        if let Some(i) = task {
-                            run_slot(&slots, i, &inbox, &drained);
-                        }
+                        stage.run_one(usize::MAX);
                     }
                 })
             };
             a.join().unwrap();
             b.join().unwrap();
             worker.join().unwrap();
-            // Whatever is still scheduled runs now (the rest of the pool).
-            while let Some(i) = tasks.lock().unwrap().pop() {
-                run_slot(&slots, i, &inbox, &drained);
-            }
-            assert_eq!(drained.load(Ordering::SeqCst), 2);
-            assert!(inbox.lock().unwrap().is_empty());
+            stage.check(&[1, 2]);
         });
     }
 
-    fn run_slot(slots: &Slots, i: usize, inbox: &Mutex<Vec<u32>>, drained: &Counter) {
-        slots.start(i);
-        loop {
-            while inbox.lock().unwrap().pop().is_some() {
-                drained.fetch_add(1, Ordering::SeqCst);
-            }
-            if slots.release(i) {
-                return;
-            }
-        }
+    /// The holder of a serial slot gives it back as `SCHEDULED` (its drain
+    /// budget ran out) while a producer delivers: the producer's batch and
+    /// the rest are still drained, once each, by the rescheduled task.
+    #[test]
+    fn yield_slot_while_delivering() {
+        model(|| {
+            let stage = Stage::new(1);
+            stage.deliver(1);
+            stage.deliver(2);
+            let holder = {
+                let stage = stage.clone();
+                thread::spawn(move || {
+                    // Drains one batch, then yields: batch 2 is still there.
+                    assert!(stage.run_one(1));
+                    stage.run_one(usize::MAX);
+                })
+            };
+            let producer = {
+                let stage = stage.clone();
+                thread::spawn(move || stage.deliver(3))
+            };
+            holder.join().unwrap();
+            producer.join().unwrap();
+            stage.check(&[1, 2, 3]);
+        });
+    }
+
+    /// A replicated stage (2 slots): two threads deliver and then work, as
+    /// workers do, while a third delivers; both slots may drain the inbox at
+    /// once. Every batch is drained exactly once and none is left behind.
+    #[test]
+    fn replicated_slots_drain_each_batch_once() {
+        model(|| {
+            let stage = Stage::new(2);
+            let worker = |batch: u32| {
+                let stage = stage.clone();
+                thread::spawn(move || {
+                    stage.deliver(batch);
+                    stage.run_one(usize::MAX);
+                })
+            };
+            let a = worker(1);
+            let b = worker(2);
+            stage.deliver(3);
+            a.join().unwrap();
+            b.join().unwrap();
+            stage.check(&[1, 2, 3]);
+        });
     }
 }

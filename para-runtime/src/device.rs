@@ -169,7 +169,8 @@ impl<In: Send, Out: Send, B: DeviceBody<In, Out>> DeviceNode<In, Out, B> {
 
     /// Holds the claim slot: moves every queued batch into the accumulator,
     /// then completes those batches once the accumulator lock is released
-    /// (completing may finish the node, which takes that lock).
+    /// (completing may finish the node, which takes that lock). Returns
+    /// whether it cut a job first (`flush_first`) or took in any batch.
     fn hold(&self, cx: &mut Cx<'_, '_>, slot: usize, flush_first: bool) -> bool {
         let mut done = 0;
         let mut flushed = false;
@@ -187,7 +188,11 @@ impl<In: Send, Out: Send, B: DeviceBody<In, Out>> DeviceNode<In, Out, B> {
         for _ in 0..done {
             cx.complete(self.id);
         }
-        flushed
+        // Batches taken in (a lane's output of a job that an earlier stall
+        // flush cut upstream, say) may leave a new partial job: a stall flush
+        // must report them, or no later stall flushes it and the run hangs
+        // (see `Node::flush_stalled`).
+        flushed || done > 0
     }
 
     /// Sends what the accumulator holds to the lanes as one job.

@@ -52,6 +52,12 @@ impl fmt::Display for NodeId {
 pub struct Port<T> {
     ends: Vec<usize>,
     wires: Vec<Wire<T>>,
+    /// For each wire, the fan-out branch indices this port took from it,
+    /// outermost first (empty when the port is not a fan-out branch). The
+    /// edges of a wire are kept sorted by this key, so the branch an ordered
+    /// stage puts first is the branch's index in [`Graph::fan_out`], not the
+    /// order in which the branches happen to be connected.
+    branches: Vec<Vec<u32>>,
 }
 
 impl<T> Port<T> {
@@ -59,6 +65,7 @@ impl<T> Port<T> {
         Port {
             ends: vec![id],
             wires: vec![wire],
+            branches: vec![Vec::new()],
         }
     }
 
@@ -169,6 +176,9 @@ struct Spec {
     role: Role,
     upstream: Vec<usize>,
     downstream: Vec<usize>,
+    /// The fan-out branch key of each outgoing edge, in edge order (see
+    /// `Port::branches`).
+    edge_keys: Vec<Vec<u32>>,
     priority: Option<i32>,
     replicate: Option<usize>,
 }
@@ -241,6 +251,7 @@ impl<'a> Graph<'a> {
             role,
             upstream: Vec::new(),
             downstream: Vec::new(),
+            edge_keys: Vec::new(),
             priority: None,
             replicate: None,
         });
@@ -248,13 +259,24 @@ impl<'a> Graph<'a> {
     }
 
     /// Connects every node of `from` to node `to` through `inbox`.
+    ///
+    /// A wire's edge order is its fan-out branch order (the path digit an
+    /// ordered stage sorts by, see `Outlets::emit`), so each edge goes in at
+    /// the place of its branch key rather than at the end: branches of one
+    /// fan-out may be connected in any order.
     fn connect<T>(&mut self, from: Port<T>, to: usize, inbox: &Arc<SharedQueue<Batch<T>>>) {
-        for (end, wire) in from.ends.into_iter().zip(from.wires) {
-            lock(&wire).edges.push(Edge {
-                target: to,
-                inbox: inbox.clone(),
-            });
-            self.specs[end].downstream.push(to);
+        for ((end, wire), key) in from.ends.into_iter().zip(from.wires).zip(from.branches) {
+            let spec = &mut self.specs[end];
+            let at = spec.edge_keys.partition_point(|k| *k <= key);
+            lock(&wire).edges.insert(
+                at,
+                Edge {
+                    target: to,
+                    inbox: inbox.clone(),
+                },
+            );
+            spec.edge_keys.insert(at, key);
+            spec.downstream.insert(at, to);
             self.specs[to].upstream.push(end);
         }
     }
@@ -529,7 +551,10 @@ impl<'a> Graph<'a> {
     }
 
     /// Splits a port into `n` branches: every branch gets every item (the
-    /// last branch the original, the others clones).
+    /// last branch the original, the others clones). An ordered stage where
+    /// branches meet again sees, for each item, the outputs of branch 0
+    /// first, then branch 1, and so on, whatever order the branches are
+    /// connected to their stages in.
     ///
     /// # Panics
     ///
@@ -540,9 +565,18 @@ impl<'a> Graph<'a> {
             lock(wire).clone = Some(T::clone);
         }
         (0..n)
-            .map(|_| Port {
+            .map(|branch| Port {
                 ends: from.ends.clone(),
                 wires: from.wires.clone(),
+                branches: from
+                    .branches
+                    .iter()
+                    .map(|key| {
+                        let mut key = key.clone();
+                        key.push(branch as u32);
+                        key
+                    })
+                    .collect(),
             })
             .collect()
     }
@@ -556,10 +590,12 @@ impl<'a> Graph<'a> {
         let mut joined = Port {
             ends: Vec::new(),
             wires: Vec::new(),
+            branches: Vec::new(),
         };
         for port in ports {
             joined.ends.extend(port.ends);
             joined.wires.extend(port.wires);
+            joined.branches.extend(port.branches);
         }
         assert!(
             !joined.ends.is_empty(),
@@ -807,11 +843,18 @@ impl<'a> Graph<'a> {
         }
         // Mark each ordered node's region: the nodes between it and the
         // nearest boundary upstream (an origin or another ordered stage).
-        for id in 0..n {
+        // Downstream nodes first: an ordered stage whose output must carry
+        // per-item origins (a merging ordered stage further down marked it
+        // `track_origin`) needs them on its own input too, or it passes on
+        // an identity mapping that a flat-map or unbatch in its region has
+        // made wrong, and the merge further down drops items. A regrouping
+        // stage starts new origin items, so it needs nothing of the kind.
+        for id in (0..n).rev() {
             if !plans[id].ordered_input {
                 continue;
             }
-            let merge = plans[id].paths > 1;
+            let regroup = self.specs[id].role == Role::Stage(StageMode::Regroup);
+            let merge = plans[id].paths > 1 || (plans[id].track_origin && !regroup);
             let mut stack = self.specs[id].upstream.clone();
             let mut seen = vec![false; n];
             while let Some(up) = stack.pop() {
@@ -824,34 +867,34 @@ impl<'a> Graph<'a> {
                     stack.extend(self.specs[up].upstream.iter().copied());
                 }
             }
-            if merge {
-                self.check_path_digits(id, &boundary, labels);
+            if plans[id].paths > 1 {
+                self.check_path_digits(id, labels);
             }
         }
     }
 
     /// Paths to an ordered stage that merges several are told apart by one
-    /// byte per fan-out: check they fit.
-    fn check_path_digits(&self, ordered: usize, boundary: &[bool], labels: &[String]) {
-        fn walk(
-            g: &Graph<'_>,
-            node: usize,
-            fanouts: u32,
-            boundary: &[bool],
-            worst: &mut (u32, usize),
-        ) {
+    /// byte per fan-out: check they fit. Paths count from the origin (a
+    /// source or a regrouping stage): they run on through ordered stages
+    /// (see `order::merge`), so the walk does too.
+    fn check_path_digits(&self, ordered: usize, labels: &[String]) {
+        fn walk(g: &Graph<'_>, node: usize, fanouts: u32, worst: &mut (u32, usize)) {
             for &up in &g.specs[node].upstream {
                 let branches = g.specs[up].downstream.len();
                 let fanouts = fanouts + u32::from(branches > 1);
                 worst.0 = worst.0.max(fanouts);
                 worst.1 = worst.1.max(branches);
-                if !boundary[up] {
-                    walk(g, up, fanouts, boundary, worst);
+                let origin = matches!(
+                    g.specs[up].role,
+                    Role::Source | Role::Stage(StageMode::Regroup)
+                );
+                if !origin {
+                    walk(g, up, fanouts, worst);
                 }
             }
         }
         let mut worst = (0, 0);
-        walk(self, ordered, 0, boundary, &mut worst);
+        walk(self, ordered, 0, &mut worst);
         assert!(
             worst.0 <= MAX_PATH_DEPTH && worst.1 <= MAX_PATH_BRANCHES,
             "para: ordered stage '{}' merges paths through {} nested fan-outs of up to {} \

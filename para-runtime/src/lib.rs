@@ -39,10 +39,12 @@
 mod batch;
 mod claim;
 pub mod combinators;
+mod completion;
 mod device;
 mod graph;
 mod node;
 mod order;
+mod park;
 mod queue;
 mod report;
 mod run;

@@ -37,7 +37,9 @@ pub(crate) trait Node: Send + Sync {
         let _ = cx;
     }
     /// Every worker is idle: emit partial state (a partial group or device
-    /// batch). Returns whether anything was emitted.
+    /// batch). Returns whether anything was emitted or taken in: either may
+    /// leave new partial state that needs another flush once every worker is
+    /// idle again, which the sleep protocol only reports if told.
     fn flush_stalled(&self, cx: &mut Cx<'_, '_>) -> bool {
         let _ = cx;
         false
@@ -155,7 +157,9 @@ pub(crate) fn hold_slot<T>(
     loop {
         while let Some(batch) = inbox.pop() {
             each(cx, batch);
-            budget -= 1;
+            // Saturating: the budget may run out while the inbox is empty,
+            // and more batches arrive before the slot is released.
+            budget = budget.saturating_sub(1);
             if budget == 0 && !inbox.is_empty() {
                 slots.yield_slot(slot);
                 cx.schedule(Task::new(id, slot));
@@ -316,18 +320,22 @@ impl<In: Send, S: Stage<In>> StageNode<In, S> {
     }
 
     /// Holds claim slot `slot` of a serial stage: drains the inbox, then
-    /// completes the batches it processed.
-    fn hold_serial(&self, cx: &mut Cx<'_, '_>, slots: &Slots, slot: usize) {
+    /// completes the batches it processed. Returns how many batches it took
+    /// from the inbox.
+    fn hold_serial(&self, cx: &mut Cx<'_, '_>, slots: &Slots, slot: usize) -> usize {
         let mut done = 0;
+        let mut taken = 0;
         {
             let mut state = lock(&self.serial);
             hold_slot(cx, self.id, slots, slot, &self.inbox, |cx, batch| {
+                taken += 1;
                 done += self.serial_batch(cx, &mut state, batch)
             });
         }
         for _ in 0..done {
             cx.complete(self.id);
         }
+        taken
     }
 
     fn flush_regroup(&self, cx: &mut Cx<'_, '_>) -> bool {
@@ -401,8 +409,10 @@ impl<In: Send, S: Stage<In>> Node for StageNode<In, S> {
             return false;
         };
         let emitted = self.flush_regroup(cx);
-        self.hold_serial(cx, slots, slot);
-        emitted
+        // Batches that arrived meanwhile go into a new partial group: report
+        // them too, or that group is never flushed (see `Node::flush_stalled`).
+        let taken = self.hold_serial(cx, slots, slot);
+        emitted || taken > 0
     }
 }
 

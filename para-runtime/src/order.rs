@@ -49,7 +49,7 @@ impl<T> ReorderBuffer<T> {
     }
 
     /// Whether no batch is waiting.
-    #[cfg(test)]
+    #[cfg(all(test, not(loom)))]
     pub(crate) fn is_empty(&self) -> bool {
         self.waiting.is_empty()
     }
@@ -57,10 +57,16 @@ impl<T> ReorderBuffer<T> {
 
 /// Interleaves the path batches of one origin batch: by origin item, then by
 /// path. With one path the batch passes unchanged.
+///
+/// The merged batch keeps the smallest incoming path (with one path, its
+/// path) rather than starting from none: an ordered stage further down may
+/// also be reached by paths that bypass this stage, and only paths counted
+/// from the same origin compare in branch order. (Restarting from 0 made such
+/// a path compare below, or equal to, a bypassing path of a later branch, so
+/// the later stage put the branches out of order, or in arrival order.)
 fn merge<T>(parts: &mut Vec<Batch<T>>, track_origin: bool) -> Batch<T> {
     if parts.len() == 1 {
         let mut batch = parts.pop().expect("one part");
-        batch.tag.path = 0;
         if !track_origin {
             batch.tag.origin = None;
         }
@@ -71,6 +77,7 @@ fn merge<T>(parts: &mut Vec<Batch<T>>, track_origin: bool) -> Batch<T> {
     let weight: usize = parts.iter().map(|b| b.weight).sum();
     let origin_len = parts[0].tag.origin_len;
     let seq = parts[0].tag.seq;
+    let path = parts[0].tag.path;
     let mut items = Vec::with_capacity(total);
     let mut origins = Vec::with_capacity(if track_origin { total } else { 0 });
     let mut cursors: Vec<(Tag, usize, std::vec::IntoIter<T>)> = parts
@@ -93,7 +100,7 @@ fn merge<T>(parts: &mut Vec<Batch<T>>, track_origin: bool) -> Batch<T> {
         items,
         tag: Tag {
             seq,
-            path: 0,
+            path,
             origin_len,
             origin: track_origin.then_some(origins),
         },

@@ -1,27 +1,14 @@
 //! The shared state of one run and the per-thread handle nodes act through.
 //!
-//! # Completion protocol
-//!
-//! Every node has a `pending` counter: one token per open upstream edge (a
-//! source holds one production token instead), plus one per batch delivered
-//! to it and not yet processed, plus one per device job in flight. When it
-//! drops to zero the node's input is over: the thread that saw the zero calls
-//! `finish` once (holding a token of its own meanwhile, so whatever `finish`
-//! emits is counted), and when it reaches zero again the node is *closed*,
-//! which gives back one token of every downstream node. Exactly one thread
-//! observes each transition to zero, so each node finishes and closes once.
-//! The run is done when every node is closed.
-//!
-//! # Capacity
-//!
-//! `alive` counts items inside the graph (see `Batch::weight`). Sources
-//! reserve room before yielding; a source that finds none *parks* (sets its
-//! flag, then re-checks), and whoever releases room afterwards unparks it.
-//! Both sides write one location and then read the other with sequentially
-//! consistent operations, so at least one of them sees the other.
+//! Two protocols live in their own modules, where loom models check them,
+//! and are driven from here: node completion (finish once, then close once;
+//! see `completion`) and the capacity bound (sources park when the graph is
+//! full; see `park`).
 
 use crate::batch::Batch;
+use crate::completion::{Completion, Pending};
 use crate::node::Node;
+use crate::park::Capacity;
 use crate::queue::{LocalQueue, SharedQueue, Thief};
 use crate::sleep::Sleep;
 use crate::sync::{lock, AtomicBool, AtomicU64, AtomicUsize, Mutex, Ordering};
@@ -87,11 +74,9 @@ pub(crate) struct NodeStats {
 }
 
 /// Run-time counters of one node (cache-padded: written by many workers).
-#[derive(Default)]
 struct NodeCore {
-    pending: AtomicUsize,
-    finished: AtomicBool,
-    parked: AtomicBool,
+    /// The completion tokens (see `completion`).
+    pending: Pending,
     stopped: AtomicBool,
     /// Exponential moving average of the node's cost per item, in ns
     /// (0 = not measured yet). Feeds the sources' batch-size choice.
@@ -114,9 +99,8 @@ pub(crate) struct Run<'g> {
     pub(crate) thieves: Vec<Vec<Thief<Task>>>,
     locals: Mutex<Vec<Option<Vec<LocalQueue<Task>>>>>,
     pub(crate) sleep: Sleep,
-    alive: CachePadded<AtomicUsize>,
-    /// `usize::MAX` when unbounded.
-    pub(crate) capacity: usize,
+    /// Items inside the graph and the sources parked on the bound.
+    room: Capacity,
     pub(crate) batch: usize,
     pub(crate) threads: usize,
     cancelled: AtomicBool,
@@ -124,9 +108,6 @@ pub(crate) struct Run<'g> {
     closed: AtomicUsize,
     failure: Mutex<Option<Box<dyn Any + Send>>>,
     stats: Mutex<Vec<NodeStats>>,
-    sources: Vec<usize>,
-    /// Highest `alive` seen (for tests and reports of bounded runs).
-    peak_alive: AtomicUsize,
 }
 
 impl<'g> Run<'g> {
@@ -148,12 +129,14 @@ impl<'g> Run<'g> {
         let cores = plans
             .iter()
             .map(|p| {
-                let core = NodeCore::default();
-                core.pending.store(p.initial_pending, Ordering::Relaxed);
-                CachePadded::new(core)
+                CachePadded::new(NodeCore {
+                    pending: Pending::new(p.initial_pending),
+                    stopped: AtomicBool::new(false),
+                    cost_ns: AtomicU64::new(0),
+                })
             })
             .collect();
-        let sources = (0..plans.len()).filter(|&i| plans[i].is_source).collect();
+        let sources = (0..plans.len()).filter(|&i| plans[i].is_source);
         let n = nodes.len();
         Run {
             nodes,
@@ -163,8 +146,7 @@ impl<'g> Run<'g> {
             thieves,
             locals: Mutex::new(locals.into_iter().map(Some).collect()),
             sleep: Sleep::new(),
-            alive: CachePadded::new(AtomicUsize::new(0)),
-            capacity: capacity.unwrap_or(usize::MAX),
+            room: Capacity::new(capacity, sources),
             batch,
             threads,
             cancelled: AtomicBool::new(false),
@@ -172,8 +154,6 @@ impl<'g> Run<'g> {
             closed: AtomicUsize::new(0),
             failure: Mutex::new(None),
             stats: Mutex::new(vec![NodeStats::default(); n]),
-            sources,
-            peak_alive: AtomicUsize::new(0),
             plans,
         }
     }
@@ -246,26 +226,13 @@ impl<'g> Run<'g> {
     }
 
     pub(crate) fn peak_alive(&self) -> usize {
-        self.peak_alive.load(Ordering::Relaxed)
+        self.room.peak()
     }
 
     /// Takes a token of node `id` if it is not drained yet (for a stall
     /// flush, which must not race with the node's finish).
     pub(crate) fn try_hold(&self, id: usize) -> bool {
-        let pending = &self.cores[id].pending;
-        let mut current = pending.load(Ordering::Acquire);
-        while current > 0 {
-            match pending.compare_exchange(
-                current,
-                current + 1,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => return true,
-                Err(now) => current = now,
-            }
-        }
-        false
+        self.cores[id].pending.try_hold()
     }
 }
 
@@ -317,9 +284,7 @@ impl<'r, 'g> Cx<'r, 'g> {
     ) {
         // Count the batch before it can be seen, so the target cannot drain
         // to zero while it is on its way.
-        self.run.cores[target]
-            .pending
-            .fetch_add(1, Ordering::AcqRel);
+        self.run.cores[target].pending.add();
         inbox.push(batch);
         self.run.nodes[target].on_delivered(self);
     }
@@ -327,27 +292,30 @@ impl<'r, 'g> Cx<'r, 'g> {
     /// Takes one more token of node `id` (a device job in flight, a part of
     /// a split source being produced).
     pub(crate) fn hold(&mut self, id: usize) {
-        self.run.cores[id].pending.fetch_add(1, Ordering::AcqRel);
+        self.run.cores[id].pending.add();
     }
 
     /// Gives back one token of node `id`; finishes and closes it at zero.
     pub(crate) fn complete(&mut self, id: usize) {
-        if self.run.cores[id].pending.fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.drained(id);
+        match self.run.cores[id].pending.complete() {
+            Completion::Continue => {}
+            Completion::Finish => self.finish(id),
+            Completion::Close => self.close(id),
         }
     }
 
+    /// Input of node `id` is over: let it emit what it holds, counted by the
+    /// token `complete` took for us, then give that token back.
     #[cold]
-    fn drained(&mut self, id: usize) {
-        let core = &self.run.cores[id];
-        if !core.finished.swap(true, Ordering::AcqRel) {
-            // Input is over: let the node emit what it holds, counted by a
-            // token of our own, then give that token back.
-            core.pending.fetch_add(1, Ordering::AcqRel);
-            self.run.nodes[id].finish(self);
-            self.complete(id);
-            return;
-        }
+    fn finish(&mut self, id: usize) {
+        self.run.nodes[id].finish(self);
+        self.complete(id);
+    }
+
+    /// Node `id` finished and drained: give back a token of every downstream
+    /// node, and end the run after the last close.
+    #[cold]
+    fn close(&mut self, id: usize) {
         for &down in &self.run.plans[id].downstream {
             self.complete(down);
         }
@@ -413,79 +381,41 @@ impl<'r, 'g> Cx<'r, 'g> {
     /// Reserves room for up to `want` items for source `id`. Returns 0 if the
     /// graph is full; the source is then parked and will be rescheduled.
     pub(crate) fn reserve(&mut self, id: usize, want: usize) -> usize {
-        if self.run.capacity == usize::MAX {
-            return want;
-        }
-        if let Some(k) = self.try_reserve(want) {
-            return k;
-        }
-        let parked = &self.run.cores[id].parked;
-        parked.store(true, Ordering::SeqCst);
-        match self.try_reserve(want) {
-            Some(k) if parked.swap(false, Ordering::SeqCst) => k,
-            Some(k) => {
-                // Someone released room and rescheduled us meanwhile: that
-                // task produces, this one gives its room back.
-                self.release(k);
-                0
-            }
-            None => 0,
-        }
-    }
-
-    fn try_reserve(&self, want: usize) -> Option<usize> {
-        let alive = &self.run.alive;
-        let mut current = alive.load(Ordering::SeqCst);
-        loop {
-            let room = self.run.capacity.saturating_sub(current);
-            if room == 0 {
-                return None;
-            }
-            let k = want.min(room);
-            match alive.compare_exchange(current, current + k, Ordering::SeqCst, Ordering::SeqCst) {
-                Ok(_) => {
-                    self.run
-                        .peak_alive
-                        .fetch_max(current + k, Ordering::Relaxed);
-                    return Some(k);
-                }
-                Err(now) => current = now,
-            }
-        }
+        let run = self.run;
+        run.room
+            .reserve(id, want, |source| self.schedule(source_task(source)))
     }
 
     /// Adds items that entered the graph without a source's reservation
     /// (fan-out copies, regrouped items).
     pub(crate) fn reserve_extra(&mut self, n: usize) {
-        if self.run.capacity != usize::MAX && n > 0 {
-            let now = self.run.alive.fetch_add(n, Ordering::SeqCst) + n;
-            self.run.peak_alive.fetch_max(now, Ordering::Relaxed);
-        }
+        self.run.room.add(n);
     }
 
     /// Items left the graph: make room and unpark sources that wait for it.
     pub(crate) fn release(&mut self, n: usize) {
-        if self.run.capacity == usize::MAX || n == 0 {
-            return;
-        }
-        self.run.alive.fetch_sub(n, Ordering::SeqCst);
-        for &source in &self.run.sources {
-            let parked = &self.run.cores[source].parked;
-            if parked.load(Ordering::SeqCst) && parked.swap(false, Ordering::SeqCst) {
-                self.schedule(Task::new(source, NO_SLOT as usize));
-            }
-        }
+        let run = self.run;
+        run.room
+            .release(n, |source| self.schedule(source_task(source)));
     }
 
     /// Stops the sources upstream of node `from` (`take`, `take_while`).
     pub(crate) fn stop_sources(&mut self, from: usize) {
         for &source in &self.run.plans[from].sources_above {
-            let core = &self.run.cores[source];
-            core.stopped.store(true, Ordering::Release);
+            // Release: the source's task reads the flag with Acquire
+            // (`source_stopped`); the unpark's RMW comes after this store.
+            self.run.cores[source]
+                .stopped
+                .store(true, Ordering::Release);
             // A parked source must run once more to see the flag and close.
-            if core.parked.swap(false, Ordering::SeqCst) {
-                self.schedule(Task::new(source, NO_SLOT as usize));
+            if self.run.room.unpark(source) {
+                self.schedule(source_task(source));
             }
         }
     }
+}
+
+/// The task of source node `id`.
+fn source_task(id: usize) -> Task {
+    Task::new(id, NO_SLOT as usize)
 }

@@ -117,17 +117,26 @@ impl Sleep {
     }
 }
 
-#[cfg(loom)]
+#[cfg(all(test, loom))]
 mod loom_models {
     use super::*;
     use crate::sync::{Arc, AtomicBool};
     use loom::thread;
 
+    /// Runs `f` under loom with a preemption bound (3, unless
+    /// `LOOM_MAX_PREEMPTIONS` says otherwise), small enough for CI.
+    fn model(f: impl Fn() + Sync + Send + 'static) {
+        let mut builder = loom::model::Builder::new();
+        builder.preemption_bound.get_or_insert(3);
+        builder.check(f);
+    }
+
     /// A worker going to sleep and a producer publishing work: the worker
-    /// must end up seeing the work (no lost wake-up).
+    /// must end up seeing the work (no lost wake-up). A lost wake-up leaves
+    /// the worker waiting forever, which loom reports as a deadlock.
     #[test]
     fn no_lost_wakeup() {
-        loom::model(|| {
+        model(|| {
             let sleep = Arc::new(Sleep::new());
             let work = Arc::new(AtomicBool::new(false));
             sleep.register();
@@ -135,6 +144,8 @@ mod loom_models {
             let producer = {
                 let (sleep, work) = (sleep.clone(), work.clone());
                 thread::spawn(move || {
+                    // Relaxed: only `notify_work`'s fence orders it (the
+                    // real tasks are published by the queues).
                     work.store(true, Ordering::Relaxed);
                     sleep.notify_work();
                 })
@@ -144,9 +155,92 @@ mod loom_models {
                 if work.load(Ordering::Relaxed) {
                     break;
                 }
-                sleep.sleep(|| work.load(Ordering::Relaxed), false);
+                assert_eq!(
+                    sleep.sleep(|| work.load(Ordering::Relaxed), false),
+                    Wake::Woken
+                );
             }
             producer.join().unwrap();
+        });
+    }
+
+    /// What a worker did in [`stall_then_flush_wakes_the_other`].
+    #[derive(Debug, PartialEq, Eq)]
+    enum Role {
+        /// Was told `Stalled`, flushed (published work) and went on.
+        Flusher,
+        /// Was woken by the flush and found its work.
+        Taker,
+    }
+
+    /// Two registered workers go to sleep with no work: the last one to
+    /// sleep is told `Stalled` (exactly one of them), and its flush, which
+    /// produces work, wakes the other.
+    #[test]
+    fn stall_then_flush_wakes_the_other() {
+        model(|| {
+            let sleep = Arc::new(Sleep::new());
+            let work = Arc::new(AtomicBool::new(false));
+            sleep.register();
+            sleep.register();
+            let worker = || {
+                let (sleep, work) = (sleep.clone(), work.clone());
+                thread::spawn(move || loop {
+                    if work.load(Ordering::Relaxed) {
+                        return Role::Taker;
+                    }
+                    match sleep.sleep(|| work.load(Ordering::Relaxed), false) {
+                        Wake::Stalled => {
+                            // The flush emits: a task is published.
+                            work.store(true, Ordering::Relaxed);
+                            sleep.notify_work();
+                            // This worker is now busy elsewhere; the other
+                            // one must take the work.
+                            return Role::Flusher;
+                        }
+                        Wake::Woken => {}
+                    }
+                })
+            };
+            let a = worker();
+            let b = worker();
+            let mut roles = [a.join().unwrap(), b.join().unwrap()];
+            roles.sort_by_key(|r| *r == Role::Taker);
+            assert_eq!(roles, [Role::Flusher, Role::Taker]);
+        });
+    }
+
+    /// A stall is reported once per activity: after a flush that found
+    /// nothing, both workers wait (no second report, no spinning) until the
+    /// run ends and `wake_all` releases them.
+    #[test]
+    fn no_second_stall_without_activity() {
+        model(|| {
+            let sleep = Arc::new(Sleep::new());
+            let done = Arc::new(AtomicBool::new(false));
+            let stalls = Arc::new(AtomicUsize::new(0));
+            sleep.register();
+            sleep.register();
+            let worker = || {
+                let (sleep, done, stalls) = (sleep.clone(), done.clone(), stalls.clone());
+                thread::spawn(move || {
+                    while !done.load(Ordering::Acquire) {
+                        // The flush (if told `Stalled`) emits nothing, so
+                        // this worker never reports having worked.
+                        if sleep.sleep(|| done.load(Ordering::Acquire), false) == Wake::Stalled {
+                            stalls.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                })
+            };
+            let a = worker();
+            let b = worker();
+            // The run ends (the last node closed).
+            done.store(true, Ordering::Release);
+            sleep.wake_all();
+            a.join().unwrap();
+            b.join().unwrap();
+            assert!(stalls.load(Ordering::Relaxed) <= 1);
         });
     }
 }

@@ -87,6 +87,13 @@ where
         }
         drop(state);
         if !exhausted {
+            // The batch being emitted keeps the node open (as a split
+            // source's part does): the task scheduled here may run on
+            // another worker before this emit, find the iterator exhausted
+            // and close the source, which would let the downstream node
+            // finish (a `batch` stage flushing its last group, say) before
+            // this batch reaches it.
+            cx.hold(self.id);
             cx.schedule(Task::new(self.id, NO_SLOT as usize));
         }
         if got > 0 {
@@ -94,9 +101,8 @@ where
                 .emit(cx, items, Tag::origin(seq, got), got, false);
         }
         cx.record(self.id, 0, got, started);
-        if exhausted {
-            cx.complete(self.id);
-        }
+        // Gives back the production token (exhausted) or the hold above.
+        cx.complete(self.id);
     }
 
     fn on_delivered(&self, _cx: &mut Cx<'_, '_>) {
