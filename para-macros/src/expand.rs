@@ -4,7 +4,7 @@
 //! stage that does not fit; node ids are the creation order, fixed at compile
 //! time.
 
-use crate::parse::OptionKey;
+use crate::parse::{OptionItem, OptionKey};
 use crate::validate::{Model, Node};
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
@@ -35,21 +35,29 @@ pub fn expand(model: &Model) -> TokenStream {
     for &id in &model.order {
         stmts.push(node_stmts(model, id));
     }
-    let options = model.options.iter().map(|option| {
-        let value = &option.value;
-        let method = match option.key {
-            OptionKey::Threads => quote!(threads),
-            OptionKey::Capacity => quote!(capacity),
-            OptionKey::Batch => quote!(batch),
-            OptionKey::Pool => quote!(pool),
-        };
-        quote_spanned!(option.span=> .#method(#value))
-    });
+    let options = option_calls(&model.options);
     quote! {{
         let mut #g = ::para::__private::Graph::new();
         #(#stmts)*
         #g.run_with(::para::__private::Options::new() #(#options)*)
     }}
+}
+
+/// The `Options` builder calls for the run options, each spanned at its key.
+pub fn option_calls(options: &[OptionItem]) -> Vec<TokenStream> {
+    options
+        .iter()
+        .map(|option| {
+            let value = &option.value;
+            let method = match option.key {
+                OptionKey::Threads => quote!(threads),
+                OptionKey::Capacity => quote!(capacity),
+                OptionKey::Batch => quote!(batch),
+                OptionKey::Pool => quote!(pool),
+            };
+            quote_spanned!(option.span=> .#method(#value))
+        })
+        .collect()
 }
 
 /// The input port of node `id`: one upstream port, or several joined.

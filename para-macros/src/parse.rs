@@ -36,6 +36,29 @@ pub enum OptionKey {
     Pool,
 }
 
+/// `KEY = EXPR`, for `pipeline!` and `#[para::pipeline(...)]` alike.
+impl Parse for OptionItem {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let ident: Ident = input.parse()?;
+        let Some(key) = OptionKey::from_ident(&ident) else {
+            return Err(syn::Error::new(
+                ident.span(),
+                format!(
+                    "unknown option `{ident}`; the options are {}",
+                    OptionKey::NAMES
+                ),
+            ));
+        };
+        input.parse::<Token![=]>()?;
+        let value: Expr = input.parse()?;
+        Ok(OptionItem {
+            key,
+            span: ident.span(),
+            value,
+        })
+    }
+}
+
 impl OptionKey {
     pub const NAMES: &'static str = "`threads`, `capacity`, `batch`, `pool`";
 
@@ -152,23 +175,7 @@ fn parse_options(input: ParseStream) -> syn::Result<Vec<OptionItem>> {
         && !input.peek2(Token![==])
         && !input.peek2(Token![=>])
     {
-        let ident: Ident = input.parse()?;
-        let Some(key) = OptionKey::from_ident(&ident) else {
-            return Err(syn::Error::new(
-                ident.span(),
-                format!(
-                    "unknown option `{ident}`; the options are {}",
-                    OptionKey::NAMES
-                ),
-            ));
-        };
-        input.parse::<Token![=]>()?;
-        let value: Expr = input.parse()?;
-        options.push(OptionItem {
-            key,
-            span: ident.span(),
-            value,
-        });
+        options.push(input.parse()?);
         if input.is_empty() {
             return Err(input.error("expected `,` and a flow after the options"));
         }

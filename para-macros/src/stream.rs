@@ -10,7 +10,7 @@
 //!   drops the item, `break` stops the source, `return` and `?` stop the
 //!   stream and make the function return that value once the run is over.
 
-use crate::parse::{OptionItem, OptionKey};
+use crate::parse::OptionItem;
 use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::{format_ident, quote, quote_spanned};
 use std::collections::BTreeSet;
@@ -27,29 +27,7 @@ impl Parse for AttrOptions {
     fn parse(input: ParseStream) -> syn::Result<Self> {
         let mut options = Vec::new();
         while !input.is_empty() {
-            let ident: Ident = input.parse()?;
-            let key = match ident.to_string().as_str() {
-                "threads" => OptionKey::Threads,
-                "capacity" => OptionKey::Capacity,
-                "batch" => OptionKey::Batch,
-                "pool" => OptionKey::Pool,
-                _ => {
-                    return Err(syn::Error::new(
-                        ident.span(),
-                        format!(
-                            "unknown option `{ident}`; the options are {}",
-                            OptionKey::NAMES
-                        ),
-                    ))
-                }
-            };
-            input.parse::<Token![=]>()?;
-            let value: Expr = input.parse()?;
-            options.push(OptionItem {
-                key,
-                span: ident.span(),
-                value,
-            });
+            options.push(input.parse()?);
             if input.is_empty() {
                 break;
             }
@@ -453,16 +431,7 @@ fn expand_stream(
         }
     }
     let last = format_ident!("__para_port_{}", n - 1, span = Span::mixed_site());
-    let opts = options.iter().map(|option| {
-        let value = &option.value;
-        let method = match option.key {
-            OptionKey::Threads => quote!(threads),
-            OptionKey::Capacity => quote!(capacity),
-            OptionKey::Batch => quote!(batch),
-            OptionKey::Pool => quote!(pool),
-        };
-        quote_spanned!(option.span=> .#method(#value))
-    });
+    let opts = crate::expand::option_calls(options);
     let tokens = quote! {{
         let #ctl = ::para::__private::Control::new();
         {

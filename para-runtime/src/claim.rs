@@ -185,13 +185,7 @@ mod loom_models {
     use crate::sync::{lock, Arc, Mutex};
     use loom::thread;
 
-    /// Runs `f` under loom with a preemption bound (3, unless
-    /// `LOOM_MAX_PREEMPTIONS` says otherwise), small enough for CI.
-    fn model(f: impl Fn() + Sync + Send + 'static) {
-        let mut builder = loom::model::Builder::new();
-        builder.preemption_bound.get_or_insert(3);
-        builder.check(f);
-    }
+    use crate::sync::loom_model as model;
 
     /// A limited stage as `node` drives it: its slots, its inbox, the slot
     /// tasks scheduled for it, and the batches drained from it.

@@ -157,13 +157,7 @@ mod loom_models {
     use crate::sync::Arc;
     use loom::thread;
 
-    /// Runs `f` under loom with a preemption bound (3, unless
-    /// `LOOM_MAX_PREEMPTIONS` says otherwise), small enough for CI.
-    fn model(f: impl Fn() + Sync + Send + 'static) {
-        let mut builder = loom::model::Builder::new();
-        builder.preemption_bound.get_or_insert(3);
-        builder.check(f);
-    }
+    use crate::sync::loom_model as model;
 
     /// What happened to the node: finishes and closes, counted by RMWs (so
     /// the totals are exact), read back with `Relaxed` loads (so a close
