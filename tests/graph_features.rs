@@ -502,3 +502,33 @@ fn batch_size_adapts_to_the_cost_of_items() {
         costly.items_in
     );
 }
+
+/// A `Split` whose `split_at` lies about the lengths of its parts.
+struct LyingSplit(u32);
+
+impl para::Split for LyingSplit {
+    type Item = u32;
+    type Iter = std::ops::Range<u32>;
+    fn split_len(&self) -> usize {
+        self.0 as usize
+    }
+    fn split_at(self, index: usize) -> (Self, Self) {
+        // Wrong: the front part should hold `index` items.
+        (
+            LyingSplit(index as u32 + 1),
+            LyingSplit(self.0 - index as u32),
+        )
+    }
+    fn into_items(self) -> Self::Iter {
+        0..self.0
+    }
+}
+
+#[test]
+#[should_panic(expected = "Split::split_at")]
+fn inconsistent_split_lengths_are_a_clear_panic() {
+    let mut g = Graph::new();
+    let src = g.split_source(LyingSplit(1000));
+    g.sink(src, drop);
+    g.run_with(Options::new().threads(2));
+}

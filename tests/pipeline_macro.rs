@@ -152,3 +152,14 @@ fn parenthesised_expressions_are_bodies() {
     pipeline!((0..10) => (|x| x + 1) => |_x| n += 1);
     assert_eq!(n, 10);
 }
+
+#[test]
+fn gpu_with_one_explicit_lane_may_own_its_body() {
+    let mut batches = 0;
+    let mut total = 0u64;
+    pipeline!(2, 0..500u64
+        => #[gpu(batch = 50, lanes = 1)] |xs: Vec<u64>| { batches += 1; xs }
+        => |x| total += x);
+    assert_eq!(total, (0..500).sum());
+    assert!(batches >= 10);
+}

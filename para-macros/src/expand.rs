@@ -218,9 +218,20 @@ fn stage(node: &Node, input: TokenStream) -> TokenStream {
             || quote!(::para::__private::DEFAULT_GPU_BATCH),
             |b| quote!(#b),
         );
+        // One lane (the default, or a literal 1) may own its body (`FnMut`);
+        // several lanes share it (`Fn + Sync`).
+        let one_lane = match lanes {
+            None => true,
+            Some(Expr::Lit(lit)) => {
+                matches!(&lit.lit, syn::Lit::Int(n) if n.base10_digits() == "1")
+            }
+            Some(_) => false,
+        };
         return match lanes {
-            Some(lanes) => quote_spanned!(*gpu_span=> #g.device(#input, #batch, #lanes, #body)),
-            None => quote_spanned!(*gpu_span=> #g.device_mut(#input, #batch, #body)),
+            Some(lanes) if !one_lane => {
+                quote_spanned!(*gpu_span=> #g.device(#input, #batch, #lanes, #body))
+            }
+            _ => quote_spanned!(*gpu_span=> #g.device_mut(#input, #batch, #body)),
         };
     }
     if let Some((method, args)) = combinator(body) {

@@ -131,6 +131,114 @@ mod tests {
         }
     }
 
+    /// `#[para::pipeline]` inputs: (arguments, function).
+    const STREAM_EXAMPLES: &[(&str, &str)] = &[
+        (
+            "threads = 4",
+            "fn compress(input: &[u8], level: u32) -> std::io::Result<Vec<u8>> { \
+             let mut out = Vec::new(); #[stream] for chunk in input.chunks(1 << 20) { \
+             #[stage(replicate = 4)] let z = zlib(chunk, level)?; \
+             #[stage(ordered)] out.extend_from_slice(&z); } Ok(out) }",
+        ),
+        (
+            "",
+            "fn f(v: &[i32]) -> Option<i32> { let mut s = 0; #[stream] for x in v { \
+             if *x < 0 { continue; } if *x > 9 { break; } #[stage(parallel)] let y = x * 2; \
+             #[stage(priority = 2)] s += y; if s > 100 { return None; } } Some(s) }",
+        ),
+    ];
+
+    #[test]
+    fn stream_examples_expand_to_rust() {
+        for (args, func) in STREAM_EXAMPLES {
+            let out = crate::stream::expand_attr(
+                TokenStream::from_str(args).unwrap(),
+                TokenStream::from_str(func).unwrap(),
+            );
+            assert!(!out.to_string().contains("compile_error"), "{func}: {out}");
+            syn::parse2::<syn::ItemFn>(out).expect("the expansion is a function");
+        }
+    }
+
+    #[test]
+    fn stream_attribute_never_panics() {
+        let mut rng = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        for (args, func) in STREAM_EXAMPLES {
+            let args = TokenStream::from_str(args).unwrap();
+            let mut tokens = Vec::new();
+            flatten(TokenStream::from_str(func).unwrap(), &mut tokens);
+            // The function body is one group: mutate inside it too.
+            let body_index = tokens.len() - 1;
+            let TokenTree::Group(body) = tokens[body_index].clone() else {
+                panic!("a function ends with its body");
+            };
+            let mut inner = Vec::new();
+            flatten(body.stream(), &mut inner);
+            for i in 0..=inner.len() {
+                for cut in [&inner[..i], &inner[i..]] {
+                    let mut t = tokens.clone();
+                    t[body_index] = TokenTree::Group(proc_macro2::Group::new(
+                        proc_macro2::Delimiter::Brace,
+                        cut.iter().cloned().collect(),
+                    ));
+                    let stream: TokenStream = t.into_iter().collect();
+                    let ok = std::panic::catch_unwind(|| {
+                        crate::stream::expand_attr(args.clone(), stream.clone())
+                    })
+                    .is_ok();
+                    assert!(ok, "panic on {stream}");
+                }
+            }
+            for _ in 0..300 {
+                let mut t = inner.clone();
+                for _ in 0..(next() % 4 + 1) {
+                    if t.is_empty() {
+                        break;
+                    }
+                    let (a, b) = (next() as usize % t.len(), next() as usize % t.len());
+                    match next() % 3 {
+                        0 => t.swap(a, b),
+                        1 => {
+                            t.remove(a);
+                        }
+                        _ => t.insert(a, t[b].clone()),
+                    }
+                }
+                let mut whole = tokens.clone();
+                whole[body_index] = TokenTree::Group(proc_macro2::Group::new(
+                    proc_macro2::Delimiter::Brace,
+                    t.into_iter().collect(),
+                ));
+                let stream: TokenStream = whole.into_iter().collect();
+                let ok = std::panic::catch_unwind(|| {
+                    crate::stream::expand_attr(args.clone(), stream.clone())
+                })
+                .is_ok();
+                assert!(ok, "panic on {stream}");
+            }
+            // Garbage arguments.
+            for bad in [
+                "threads",
+                "threads =",
+                "= 4",
+                "threads = 4,, batch = 2",
+                "x y z",
+            ] {
+                let out = crate::stream::expand_attr(
+                    TokenStream::from_str(bad).unwrap(),
+                    TokenStream::from_str(func).unwrap(),
+                );
+                assert!(out.to_string().contains("compile_error"), "{bad}");
+            }
+        }
+    }
+
     #[test]
     fn errors_are_compile_errors() {
         for bad in [

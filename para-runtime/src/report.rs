@@ -46,7 +46,10 @@ pub struct Report {
     pub threads: usize,
     /// Wall-clock time of the run.
     pub elapsed: Duration,
-    /// Most items alive at once (0 when the run had no `capacity`).
+    /// Most capacity units in use at once (0 when the run had no
+    /// `capacity`). A unit is a source item inside the graph; each copy a
+    /// fan-out makes counts as one more, so with fan-outs this may exceed
+    /// the capacity while the source items alive never do.
     pub peak_alive: usize,
 }
 
