@@ -15,20 +15,27 @@ struct Counting;
 
 static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
 static LIVE_BYTES: AtomicIsize = AtomicIsize::new(0);
+/// The highest `LIVE_BYTES` since the last reset.
+static PEAK_BYTES: AtomicIsize = AtomicIsize::new(0);
+
+fn grow(bytes: isize) {
+    let now = LIVE_BYTES.fetch_add(bytes, Ordering::Relaxed) + bytes;
+    PEAK_BYTES.fetch_max(now, Ordering::Relaxed);
+}
 
 // SAFETY: every method forwards to `System` with the caller's arguments, so
 // `System`'s guarantees hold; the counters are plain atomics.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        LIVE_BYTES.fetch_add(layout.size() as isize, Ordering::Relaxed);
+        grow(layout.size() as isize);
         // SAFETY: forwarded unchanged (see above).
         unsafe { System.alloc(layout) }
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        LIVE_BYTES.fetch_add(layout.size() as isize, Ordering::Relaxed);
+        grow(layout.size() as isize);
         // SAFETY: forwarded unchanged (see above).
         unsafe { System.alloc_zeroed(layout) }
     }
@@ -41,10 +48,7 @@ unsafe impl GlobalAlloc for Counting {
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        LIVE_BYTES.fetch_add(
-            new_size as isize - layout.size() as isize,
-            Ordering::Relaxed,
-        );
+        grow(new_size as isize - layout.size() as isize);
         // SAFETY: forwarded unchanged (see above).
         unsafe { System.realloc(ptr, layout, new_size) }
     }
@@ -162,22 +166,55 @@ fn thousands_of_short_runs_do_not_leak() {
         .num_threads(3)
         .build()
         .unwrap();
-    let in_pool = growth(1_000, |round| {
+    let in_pool = growth(10_000, |round| {
         short_run(Options::new().pool(&pool).batch(8), round)
     });
     let private = growth(1_000, |round| {
         short_run(Options::new().threads(2).capacity(40), round)
     });
     eprintln!(
-        "alloc_count: bytes still allocated after 1000 short runs in a pool: {in_pool}, \
+        "alloc_count: bytes still allocated after 10000 short runs in a pool: {in_pool}, \
          after 1000 with a private pool: {private}"
     );
     assert!(
         in_pool <= SLACK,
-        "{in_pool} bytes more after 1000 runs in a pool"
+        "{in_pool} bytes more after 10000 runs in a pool"
     );
     assert!(
         private <= SLACK,
         "{private} bytes more after 1000 private runs"
+    );
+}
+
+/// Peak heap bytes above the starting point during a capacity-bounded
+/// `source -> map -> sink` run over `n` items.
+fn bounded_peak(n: u64) -> isize {
+    let before = LIVE_BYTES.load(Ordering::SeqCst);
+    PEAK_BYTES.store(before, Ordering::SeqCst);
+    let mut sum = 0u64;
+    let mut g = Graph::new();
+    let src = g.source(0..n);
+    let m = g.map(src, |x| x ^ 0x5A);
+    g.sink(m, |x| sum = sum.wrapping_add(x));
+    g.run_with(Options::new().threads(2).capacity(4_096));
+    assert_eq!(sum, (0..n).fold(0u64, |s, x| s.wrapping_add(x ^ 0x5A)));
+    PEAK_BYTES.load(Ordering::SeqCst) - before
+}
+
+#[test]
+fn fifty_million_items_keep_peak_memory_flat() {
+    let _serial = serial();
+    bounded_peak(10_000); // warm up lazy statics
+    let small = bounded_peak(5_000_000);
+    let large = bounded_peak(50_000_000);
+    eprintln!(
+        "alloc_count: peak heap above the start with capacity 4096: {small} bytes for 5M items, \
+         {large} bytes for 50M items"
+    );
+    // Flat: ten times the items may not cost more than a small constant
+    // (batch buffers of a different size class, a deque growing once).
+    assert!(
+        large <= small + 256 * 1024,
+        "peak memory grew with the input: {small} bytes for 5M items, {large} for 50M"
     );
 }

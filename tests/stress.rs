@@ -22,12 +22,19 @@
 //! - `PARA_STRESS_SEED`: base seed of the case seeds (default fixed).
 //! - `PARA_STRESS_CASE`: run only the case with this seed (as printed on a
 //!   failure), to reproduce it.
+//! - `PARA_STRESS_MAX_ITEMS`: the most items a source yields (default
+//!   20,000; up to 100,000 for long runs).
+//!
+//! A failing case is shrunk before it is reported: source sizes are halved
+//! and the options simplified (one thread, no capacity, batch 1) for as long
+//! as it still fails, and the smallest failing case is printed next to the
+//! original.
 
 use para::{Graph, NodeId, Options, Port};
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::io::Write as _;
-use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, Once};
 use std::time::{Duration, Instant};
@@ -902,9 +909,10 @@ const MAX_ITEMS: usize = 20_000;
 const WORK_BUDGET: usize = 400_000;
 
 fn run_case(case_seed: u64) {
-    let mut shape = generate(case_seed, MAX_ITEMS);
+    let max_items = env_u64("PARA_STRESS_MAX_ITEMS").map_or(MAX_ITEMS, |n| n as usize);
+    let mut shape = generate(case_seed, max_items);
     let (mut want, mut work) = expected(&shape);
-    while work > WORK_BUDGET {
+    while work > WORK_BUDGET.max(max_items * 20) {
         shape.halve_sources();
         (want, work) = expected(&shape);
     }
@@ -918,15 +926,83 @@ fn run_case(case_seed: u64) {
         *CURRENT.lock().unwrap_or_else(|e| e.into_inner()) = Some((what.clone(), Instant::now()));
         let result = catch_unwind(AssertUnwindSafe(|| run_once(&shape, &want, opts)));
         *CURRENT.lock().unwrap_or_else(|e| e.into_inner()) = None;
-        match result {
+        let failure = match result {
+            Ok(Ok(())) => continue,
+            Ok(Err(errors)) => errors,
+            Err(payload) => panic_text(&*payload),
+        };
+        let (small, small_opts, small_failure) = shrink(shape.clone(), opts, failure.clone());
+        panic!(
+            "stress case failed: {what}{failure}\n\nshrunk to a smaller reproducer: {small_opts:?}\n\
+             shape:\n{}{small_failure}",
+            small.describe()
+        );
+    }
+}
+
+/// The message of a panic payload.
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "a panic with a non-string payload".to_string())
+}
+
+/// Whether `shape` fails with `opts`, trying a few times (a race may not
+/// show on every run). Returns the failure.
+fn fails(shape: &Shape, opts: RunOptions) -> Option<String> {
+    let (want, _) = expected(shape);
+    for _ in 0..3 {
+        match catch_unwind(AssertUnwindSafe(|| run_once(shape, &want, opts))) {
             Ok(Ok(())) => {}
-            Ok(Err(errors)) => panic!("stress case failed: {what}{errors}"),
-            Err(payload) => {
-                eprintln!("stress case panicked: {what}");
-                resume_unwind(payload);
+            Ok(Err(errors)) => return Some(errors),
+            Err(payload) => return Some(panic_text(&*payload)),
+        }
+    }
+    None
+}
+
+/// Shrinks a failing case to a smaller one that still fails: fewer source
+/// items, fewer threads, no capacity, smaller batches. Each candidate is
+/// kept only if it still fails.
+fn shrink(
+    mut shape: Shape,
+    mut opts: RunOptions,
+    mut failure: String,
+) -> (Shape, RunOptions, String) {
+    loop {
+        let mut candidate = shape.clone();
+        candidate.halve_sources();
+        if candidate.describe() == shape.describe() {
+            break;
+        }
+        match fails(&candidate, opts) {
+            Some(f) => (shape, failure) = (candidate, f),
+            None => break,
+        }
+    }
+    let candidates = [
+        RunOptions { threads: 1, ..opts },
+        RunOptions { threads: 2, ..opts },
+        RunOptions {
+            capacity: None,
+            ..opts
+        },
+        RunOptions {
+            in_pool: false,
+            ..opts
+        },
+        RunOptions { batch: 1, ..opts },
+    ];
+    for candidate in candidates {
+        if candidate.threads <= opts.threads {
+            if let Some(f) = fails(&shape, candidate) {
+                (opts, failure) = (candidate, f);
             }
         }
     }
+    (shape, opts, failure)
 }
 
 fn env_u64(name: &str) -> Option<u64> {
