@@ -982,24 +982,27 @@ fn shrink(
             None => break,
         }
     }
-    let candidates = [
-        RunOptions { threads: 1, ..opts },
-        RunOptions { threads: 2, ..opts },
-        RunOptions {
+    // Each simplification applies to the options kept so far.
+    let simplify: [fn(RunOptions) -> RunOptions; 5] = [
+        |o| RunOptions { threads: 1, ..o },
+        |o| RunOptions {
+            threads: o.threads.min(2),
+            ..o
+        },
+        |o| RunOptions {
             capacity: None,
-            ..opts
+            ..o
         },
-        RunOptions {
+        |o| RunOptions {
             in_pool: false,
-            ..opts
+            ..o
         },
-        RunOptions { batch: 1, ..opts },
+        |o| RunOptions { batch: 1, ..o },
     ];
-    for candidate in candidates {
-        if candidate.threads <= opts.threads {
-            if let Some(f) = fails(&shape, candidate) {
-                (opts, failure) = (candidate, f);
-            }
+    for step in simplify {
+        let candidate = step(opts);
+        if let Some(f) = fails(&shape, candidate) {
+            (opts, failure) = (candidate, f);
         }
     }
     (shape, opts, failure)
