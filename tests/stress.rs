@@ -18,7 +18,7 @@
 //! fan-in lie between it and the ordered stage. The generator tracks that.
 //!
 //! Environment:
-//! - `PARA_STRESS_CASES`: number of cases (default 150).
+//! - `PARA_STRESS_CASES`: number of cases (default 300).
 //! - `PARA_STRESS_SEED`: base seed of the case seeds (default fixed).
 //! - `PARA_STRESS_CASE`: run only the case with this seed (as printed on a
 //!   failure), to reproduce it.
@@ -149,8 +149,14 @@ struct Shape {
 
 // The per-item functions, shared by both interpreters.
 
+/// A parallel map with random, unbalanced per-item work: 0 to 255 rounds
+/// of mixing, chosen by the item.
 fn map_fn(k: u64, x: u64) -> u64 {
-    mix(x ^ k)
+    let mut y = mix(x ^ k);
+    for _ in 0..(y % 256) {
+        y = mix(y);
+    }
+    y
 }
 
 fn serial_fn(k: u64, x: u64) -> u64 {
@@ -1025,7 +1031,7 @@ fn random_graphs_match_the_sequential_interpreter() {
         run_case(seed);
         return;
     }
-    let cases = env_u64("PARA_STRESS_CASES").unwrap_or(150);
+    let cases = env_u64("PARA_STRESS_CASES").unwrap_or(300);
     let base = env_u64("PARA_STRESS_SEED").unwrap_or(0x5EED_0F9A);
     let mut seeds = Rng(base);
     for _ in 0..cases {
