@@ -163,3 +163,31 @@ fn gpu_with_one_explicit_lane_may_own_its_body() {
     assert_eq!(total, (0..500).sum());
     assert!(batches >= 10);
 }
+
+/// A parallel stage type; `#[ordered]` on it must make it ordered.
+struct Tag;
+impl Stage<u64> for Tag {
+    type Out = u64;
+    fn process(&self, item: u64, out: &mut para::Output<'_, u64>) {
+        out.emit(item);
+    }
+}
+
+#[test]
+fn ordered_attribute_on_a_stage_value() {
+    let mut order = Vec::new();
+    let report = pipeline!(threads = 4, batch = 8,
+        0..5000u64
+            => |x| {
+                if x % 100 == 0 {
+                    std::thread::sleep(std::time::Duration::from_micros(100));
+                }
+                x
+            }
+            => #[ordered] Tag
+            => |x| order.push(x));
+    assert_eq!(report.nodes[2].kind, "stage");
+    // The ordered stage emits in source order, one batch at a time, and the
+    // serial sink takes its batches in that order.
+    assert_eq!(order, (0..5000).collect::<Vec<_>>());
+}

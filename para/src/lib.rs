@@ -232,7 +232,7 @@ pub mod prelude {
 /// change in any release.
 #[doc(hidden)]
 pub mod __private {
-    pub use para_runtime::{Graph, NodeId, Options, Port, Report, Stage};
+    pub use para_runtime::{Graph, NodeId, Options, Port, Report, Stage, StageMode};
     use std::marker::PhantomData;
 
     /// The batch size of a `#[gpu]` stage without `batch = N`.
@@ -542,8 +542,41 @@ pub mod __private {
         S::Out: 'a,
     {
         type Out = S::Out;
-        fn add(self, g: &mut Graph<'a>, from: Port<In>, _ordered: bool) -> Port<S::Out> {
-            g.stage(from, self)
+        fn add(self, g: &mut Graph<'a>, from: Port<In>, ordered: bool) -> Port<S::Out> {
+            // `#[ordered]` on a `Stage` value makes it ordered whatever mode
+            // the stage declares (a regrouping stage already sees order).
+            let mode = self.mode();
+            if ordered && !matches!(mode, StageMode::Ordered | StageMode::Regroup) {
+                g.stage(from, OrderedStage(self))
+            } else {
+                g.stage(from, self)
+            }
+        }
+    }
+
+    /// A `Stage` run as an ordered stage (`#[ordered]` on a `Stage` value).
+    struct OrderedStage<S>(S);
+
+    impl<In, S: Stage<In>> Stage<In> for OrderedStage<S> {
+        type Out = S::Out;
+        fn mode(&self) -> StageMode {
+            StageMode::Ordered
+        }
+        fn name(&self) -> &'static str {
+            self.0.name()
+        }
+        fn process(&self, item: In, out: &mut para_runtime::Output<'_, S::Out>) {
+            self.0.process(item, out);
+        }
+        fn process_batch(
+            &self,
+            input: &mut para_runtime::Input<'_, In>,
+            out: &mut para_runtime::Output<'_, S::Out>,
+        ) {
+            self.0.process_batch(input, out);
+        }
+        fn flush(&self, out: &mut para_runtime::Output<'_, S::Out>) {
+            self.0.flush(out);
         }
     }
 
