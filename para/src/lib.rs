@@ -543,24 +543,30 @@ pub mod __private {
     {
         type Out = S::Out;
         fn add(self, g: &mut Graph<'a>, from: Port<In>, ordered: bool) -> Port<S::Out> {
-            // `#[ordered]` on a `Stage` value makes it ordered whatever mode
-            // the stage declares (a regrouping stage already sees order).
-            let mode = self.mode();
-            if ordered && !matches!(mode, StageMode::Ordered | StageMode::Regroup) {
-                g.stage(from, OrderedStage(self))
-            } else {
+            // In a serial position (a sink, `#[serial]`, `#[ordered]`) a
+            // `Stage` value runs serially, and ordered if asked, whatever
+            // mode it declares (a regrouping stage already sees order).
+            let declared = self.mode();
+            let mode = match declared {
+                StageMode::Regroup | StageMode::Ordered => declared,
+                _ if ordered => StageMode::Ordered,
+                _ => StageMode::Serial,
+            };
+            if mode == declared {
                 g.stage(from, self)
+            } else {
+                g.stage(from, WithMode(self, mode))
             }
         }
     }
 
-    /// A `Stage` run as an ordered stage (`#[ordered]` on a `Stage` value).
-    struct OrderedStage<S>(S);
+    /// A `Stage` run in another mode than it declares.
+    struct WithMode<S>(S, StageMode);
 
-    impl<In, S: Stage<In>> Stage<In> for OrderedStage<S> {
+    impl<In, S: Stage<In>> Stage<In> for WithMode<S> {
         type Out = S::Out;
         fn mode(&self) -> StageMode {
-            StageMode::Ordered
+            self.1
         }
         fn name(&self) -> &'static str {
             self.0.name()
