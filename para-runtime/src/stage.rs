@@ -112,6 +112,22 @@ impl<'a, T> Input<'a, T> {
     }
 }
 
+impl<T> Input<'_, T> {
+    /// Maps every remaining item into `out`. When no per-item origins are
+    /// tracked (the common case) this is one tight `extend` with no
+    /// bookkeeping per item; otherwise it records each item's origin.
+    #[inline]
+    pub(crate) fn map_into<U>(&mut self, out: &mut Output<'_, U>, mut f: impl FnMut(T) -> U) {
+        if out.origins.is_none() {
+            out.items.extend(self.items.by_ref().map(f));
+        } else {
+            for item in self.by_ref() {
+                out.emit(f(item));
+            }
+        }
+    }
+}
+
 impl<T> Iterator for Input<'_, T> {
     type Item = T;
 
@@ -205,10 +221,7 @@ where
     }
 
     fn process_batch(&self, input: &mut Input<'_, In>, out: &mut Output<'_, Out>) {
-        out.reserve(input.len());
-        for item in input {
-            out.emit((self.0)(item));
-        }
+        input.map_into(out, &self.0);
     }
 }
 
@@ -255,10 +268,7 @@ where
 
     fn process_batch(&self, input: &mut Input<'_, In>, out: &mut Output<'_, Out>) {
         let mut f = lock(&self.f);
-        out.reserve(input.len());
-        for item in input {
-            out.emit((*f)(item));
-        }
+        input.map_into(out, &mut *f);
     }
 }
 
