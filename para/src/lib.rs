@@ -450,6 +450,21 @@ pub mod __private {
             drop(f);
             self.ctl.apply(step, out);
         }
+        /// Takes the closure's lock once per batch, not once per item.
+        fn process_batch(
+            &self,
+            input: &mut para_runtime::Input<'_, In>,
+            out: &mut para_runtime::Output<'_, T>,
+        ) {
+            let mut f = self.f.lock().unwrap_or_else(|e| e.into_inner());
+            for item in input {
+                if self.ctl.stopped() {
+                    return;
+                }
+                let step = (*f)(item);
+                self.ctl.apply(step, out);
+            }
+        }
     }
 
     /// A parallel stage of a `#[stream]` loop.
