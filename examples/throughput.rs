@@ -2,7 +2,7 @@
 //! two parallel maps of about 1 ns each, a serial sink summing. Prints the
 //! median of several runs for Para and for a sequential loop.
 //!
-//! Run: `cargo run --release --example throughput [N] [THREADS] [RUNS]`
+//! Run: `cargo run --release --example throughput [N] [THREADS] [RUNS] [BATCH]`
 
 use para::prelude::*;
 use std::hint::black_box;
@@ -26,6 +26,9 @@ fn main() {
     let n: u64 = args.next().map_or(20_000_000, |a| a.parse().expect("N"));
     let threads: usize = args.next().map_or(2, |a| a.parse().expect("THREADS"));
     let runs: usize = args.next().map_or(5, |a| a.parse().expect("RUNS"));
+    let batch: usize = args
+        .next()
+        .map_or(para::DEFAULT_BATCH, |a| a.parse().expect("BATCH"));
 
     let mut expected = 0u64;
     let sequential = median(
@@ -55,7 +58,7 @@ fn main() {
                 let a = g.map(src, stage_a);
                 let b = g.map(a, stage_b);
                 g.sink(b, |x| sum = sum.wrapping_add(x));
-                let report = g.run_with(Options::new().pool(&pool));
+                let report = g.run_with(Options::new().pool(&pool).batch(batch));
                 assert_eq!(sum, expected, "checksum");
                 report.elapsed
             })

@@ -18,12 +18,11 @@ use crate::batch::{Batch, Tag};
 use crate::claim::Slots;
 use crate::node::{hold_slot, notify_delivery, take_outlets, Node, Outlets, Wire};
 use crate::queue::SharedQueue;
-use crate::run::{Cx, NodePlan};
+use crate::run::{Cx, NodePlan, Timer};
 use crate::sync::{lock, Arc, Mutex};
 use crossbeam_channel::{Receiver, Sender};
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::time::Instant;
 
 /// The body of a device stage.
 pub(crate) trait DeviceBody<In, Out>: Send + Sync {
@@ -215,7 +214,7 @@ impl<In: Send, Out: Send, B: DeviceBody<In, Out>> DeviceNode<In, Out, B> {
 
     /// Runs one job on the calling lane and sends its outputs on.
     fn run_job(&self, cx: &mut Cx<'_, '_>, job: Job<In>) {
-        let started = Instant::now();
+        let started = Timer::always();
         let Job { items, segments } = job;
         let in_len = items.len();
         let outputs = if in_len == 0 {
@@ -232,6 +231,8 @@ impl<In: Send, Out: Send, B: DeviceBody<In, Out>> DeviceNode<In, Out, B> {
                 in_len
             );
         }
+        // Recorded before emitting, which may run downstream stages inline.
+        cx.record(self.id, in_len, in_len, started);
         let mut outputs = outputs.into_iter();
         for segment in segments {
             let part: Vec<Out> = outputs.by_ref().take(segment.len).collect();
@@ -243,7 +244,6 @@ impl<In: Send, Out: Send, B: DeviceBody<In, Out>> DeviceNode<In, Out, B> {
                 (None, None) => unreachable!("a segment is whole or a part"),
             }
         }
-        cx.record(self.id, in_len, in_len, started);
         cx.complete(self.id);
     }
 

@@ -14,7 +14,6 @@ use crate::run::{Cx, NodePlan, Task, NO_SLOT};
 use crate::stage::{Input, Output, Stage, StageMode};
 use crate::sync::{lock, Arc, Mutex};
 use std::cell::Cell;
-use std::time::Instant;
 
 /// How many batches a serial stage's holder drains before it gives its worker
 /// back to the scheduler (so a busy sink cannot starve higher priorities).
@@ -32,6 +31,12 @@ pub(crate) trait Node: Send + Sync {
     fn run(&self, cx: &mut Cx<'_, '_>, slot: u32);
     /// A batch was delivered to this node's inbox: schedule what must run.
     fn on_delivered(&self, cx: &mut Cx<'_, '_>);
+    /// Whether `run(cx, NO_SLOT)` takes a batch handed over directly
+    /// ([`Cx::take_handoff`]) before it looks in the inbox: an unlimited
+    /// parallel stage, which can always run a batch at once.
+    fn takes_handoff(&self) -> bool {
+        false
+    }
     /// All input has been consumed: emit whatever the stage still holds.
     fn finish(&self, cx: &mut Cx<'_, '_>) {
         let _ = cx;
@@ -178,10 +183,10 @@ pub(crate) fn hold_slot<T>(
 /// Schedules the work a delivery to a (possibly limited) node calls for.
 pub(crate) fn notify_delivery(cx: &mut Cx<'_, '_>, id: usize, slots: Option<&Slots>) {
     match slots {
-        None => cx.schedule(Task::new(id, NO_SLOT as usize)),
+        None => cx.run_or_schedule(Task::new(id, NO_SLOT as usize)),
         Some(slots) => {
             if let Notify::Schedule(slot) = slots.notify() {
-                cx.schedule(Task::new(id, slot));
+                cx.run_or_schedule(Task::new(id, slot));
             }
         }
     }
@@ -239,7 +244,7 @@ impl<In, S: Stage<In>> StageNode<In, S> {
 impl<In: Send, S: Stage<In>> StageNode<In, S> {
     /// Runs the stage on one batch and emits the result.
     fn process(&self, cx: &mut Cx<'_, '_>, batch: Batch<In>, next_seq: Option<&mut u64>) {
-        let started = Instant::now();
+        let started = cx.timer(self.id);
         let Batch { items, tag, weight } = batch;
         let in_len = items.len();
         let current = Cell::new(0);
@@ -260,6 +265,9 @@ impl<In: Send, S: Stage<In>> StageNode<In, S> {
             cx.stop_sources(self.id);
         }
         let out_len = out_items.len();
+        // Recorded before emitting: the emit may run downstream stages
+        // inline (`Cx::run_or_schedule`), which is not this stage's time.
+        cx.record(self.id, in_len, out_len, started);
         match next_seq {
             // A regrouping stage starts new batches of its own: its input
             // leaves the capacity count, its output enters it.
@@ -276,7 +284,6 @@ impl<In: Send, S: Stage<In>> StageNode<In, S> {
                     .emit(cx, out_items, tag, weight, self.forward_empty);
             }
         }
-        cx.record(self.id, in_len, out_len, started);
     }
 
     fn emit_regrouped(&self, cx: &mut Cx<'_, '_>, items: Vec<S::Out>, next_seq: &mut u64) {
@@ -370,10 +377,13 @@ impl<In: Send, S: Stage<In>> Node for StageNode<In, S> {
 
     fn run(&self, cx: &mut Cx<'_, '_>, slot: u32) {
         let Some(slots) = self.slots.as_ref() else {
-            let batch = self
-                .inbox
-                .pop()
-                .expect("para internal error: a task without a batch");
+            let batch = match cx.take_handoff(&self.inbox) {
+                Some(batch) => batch,
+                None => self
+                    .inbox
+                    .pop()
+                    .expect("para internal error: a task without a batch"),
+            };
             self.process(cx, batch, None);
             cx.complete(self.id);
             return;
@@ -392,6 +402,10 @@ impl<In: Send, S: Stage<In>> Node for StageNode<In, S> {
 
     fn on_delivered(&self, cx: &mut Cx<'_, '_>) {
         notify_delivery(cx, self.id, self.slots.as_ref());
+    }
+
+    fn takes_handoff(&self) -> bool {
+        self.slots.is_none()
     }
 
     fn finish(&self, cx: &mut Cx<'_, '_>) {

@@ -14,6 +14,7 @@ use crate::sleep::Sleep;
 use crate::sync::{lock, AtomicBool, AtomicU64, AtomicUsize, Mutex, Ordering};
 use crossbeam_utils::CachePadded;
 use std::any::Any;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
 /// "No claim slot": the task of an unlimited parallel stage or a source.
@@ -70,8 +71,43 @@ pub(crate) struct NodeStats {
     pub(crate) items_in: u64,
     pub(crate) items_out: u64,
     pub(crate) batches: u64,
+    /// Time measured in the batches that were timed (see [`Cx::timer`]).
     pub(crate) busy: Duration,
+    pub(crate) timed_batches: u64,
+    /// The last timed batch was long: time every batch (the clock is then
+    /// cheap next to the work, and coarse batches vary the most).
+    slow: bool,
 }
+
+impl NodeStats {
+    /// Busy time over all batches, extrapolated from the timed ones.
+    pub(crate) fn busy_estimate(&self) -> Duration {
+        if self.timed_batches == 0 || self.timed_batches == self.batches {
+            return self.busy;
+        }
+        let scale = self.batches as f64 / self.timed_batches as f64;
+        self.busy.mul_f64(scale)
+    }
+}
+
+/// A batch's start time, when the batch is one of those timed.
+pub(crate) struct Timer(Option<Instant>);
+
+impl Timer {
+    /// Times this batch whatever the sampling (device jobs: few and long).
+    pub(crate) fn always() -> Self {
+        Timer(Some(Instant::now()))
+    }
+}
+
+/// Fine batches are timed one in `TIME_EVERY` (after the first
+/// `TIME_EVERY`): reading the clock costs about 25 ns here, twice per batch
+/// per stage, which was a tenth of a 3-stage chain's per-batch cost.
+const TIME_EVERY: u64 = 8;
+const _: () = assert!(TIME_EVERY.is_power_of_two());
+
+/// A timed batch at least this long makes the next one timed too.
+const SLOW_BATCH: Duration = Duration::from_micros(20);
 
 /// Run-time counters of one node (cache-padded: written by many workers).
 struct NodeCore {
@@ -217,7 +253,7 @@ impl<'g> Run<'g> {
             t.items_in += r.items_in;
             t.items_out += r.items_out;
             t.batches += r.batches;
-            t.busy += r.busy;
+            t.busy += r.busy_estimate();
         }
     }
 
@@ -242,7 +278,36 @@ pub(crate) struct Cx<'r, 'g> {
     pub(crate) run: &'r Run<'g>,
     local: Option<Vec<LocalQueue<Task>>>,
     pub(crate) stats: Vec<NodeStats>,
+    /// Priority level of the task this worker is running (see
+    /// [`Cx::run_or_schedule`]).
+    level: usize,
+    /// How many tasks this worker is running inline inside one another.
+    inline_depth: usize,
+    /// A batch handed straight to a stage run inline (see [`Cx::deliver`]).
+    handoff: Handoff,
 }
+
+/// A batch on its way from an emitter to the stage it runs inline, without
+/// a trip through that stage's inbox: the address of the inbox the batch
+/// was meant for (which identifies the receiving stage and, through the
+/// inbox's type, the item type) and a pointer to the emitter's
+/// `Option<Batch<T>>`, which lives on the emitter's stack frame below the
+/// receiver's.
+struct Handoff {
+    inbox: *const (),
+    batch: *mut (),
+}
+
+impl Handoff {
+    const EMPTY: Handoff = Handoff {
+        inbox: std::ptr::null(),
+        batch: std::ptr::null_mut(),
+    };
+}
+
+/// How deep a worker nests downstream tasks run inline before it queues them
+/// instead (bounds the stack; a chain is rarely deeper).
+const MAX_INLINE_DEPTH: usize = 16;
 
 impl<'r, 'g> Cx<'r, 'g> {
     pub(crate) fn new(run: &'r Run<'g>, local: Option<Vec<LocalQueue<Task>>>) -> Self {
@@ -250,7 +315,78 @@ impl<'r, 'g> Cx<'r, 'g> {
             run,
             local,
             stats: vec![NodeStats::default(); run.nodes.len()],
+            level: 0,
+            inline_depth: 0,
+            handoff: Handoff::EMPTY,
         }
+    }
+
+    /// Runs `task` on this worker, catching a panic in user code as the
+    /// run's failure (attributed to the task's node).
+    pub(crate) fn execute(&mut self, task: Task) {
+        let node = task.node as usize;
+        let saved = std::mem::replace(&mut self.level, self.run.plans[node].level);
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            self.run.nodes[node].run(self, task.slot);
+        }));
+        self.level = saved;
+        if let Err(payload) = result {
+            self.run.fail(node, payload);
+        }
+    }
+
+    /// Runs the task a delivery calls for right here, inside the emitting
+    /// task, or queues it. Running it here hands the batch on while it is
+    /// hot in this core's cache and skips a queue round trip and a wake-up,
+    /// which is what makes fine-grained chains cheap (oneTBB's pipeline
+    /// likewise carries a token through consecutive stages on one thread).
+    /// Only a worker does this, only for a stage of at least the emitter's
+    /// priority (so a higher-priority task cannot be passed over: by default
+    /// downstream stages rank higher), and only to a bounded depth. The
+    /// emitter's source keeps producing meanwhile: a source reschedules
+    /// itself before it emits, so an idle worker steals the next batch.
+    pub(crate) fn run_or_schedule(&mut self, task: Task) {
+        if self.may_inline(task.node as usize) {
+            self.run_inline(task);
+        } else {
+            self.schedule(task);
+        }
+    }
+
+    fn may_inline(&self, node: usize) -> bool {
+        self.local.is_some()
+            && self.run.plans[node].level >= self.level
+            && self.inline_depth < MAX_INLINE_DEPTH
+            && !self.cancelled()
+    }
+
+    fn run_inline(&mut self, task: Task) {
+        self.inline_depth += 1;
+        self.execute(task);
+        self.inline_depth -= 1;
+    }
+
+    /// Takes the batch handed to the stage whose inbox is `inbox`, if one
+    /// was (see [`Cx::deliver`]). A stage that takes handoffs calls this
+    /// first thing in `run`.
+    pub(crate) fn take_handoff<T>(&mut self, inbox: &SharedQueue<Batch<T>>) -> Option<Batch<T>> {
+        if !std::ptr::eq(
+            self.handoff.inbox,
+            (inbox as *const SharedQueue<Batch<T>>).cast(),
+        ) {
+            return None;
+        }
+        let batch = self.handoff.batch.cast::<Option<Batch<T>>>();
+        self.handoff = Handoff::EMPTY;
+        // SAFETY: `deliver::<U>` set the handoff to the address of the inbox
+        // it was given, a `SharedQueue<Batch<U>>`, and to a pointer to its
+        // own `Option<Batch<U>>`. That inbox is `inbox`: one object has one
+        // type, so `U = T` and the cast above is to the right type. The
+        // `Option` lives in `deliver`'s frame, which is suspended below this
+        // call (deliver -> run_inline -> the stage's `run` -> here) and is
+        // not otherwise touched until that call returns; the handoff is
+        // cleared here, so the pointer is read at most once.
+        unsafe { (*batch).take() }
     }
 
     pub(crate) fn local(&self) -> Option<&[LocalQueue<Task>]> {
@@ -285,6 +421,24 @@ impl<'r, 'g> Cx<'r, 'g> {
         // Count the batch before it can be seen, so the target cannot drain
         // to zero while it is on its way.
         self.run.cores[target].pending.add();
+        if self.run.nodes[target].takes_handoff() && self.may_inline(target) {
+            // Run the target here on this very batch: no inbox round trip.
+            debug_assert!(self.handoff.inbox.is_null(), "nested handoff");
+            let mut slot = Some(batch);
+            self.handoff = Handoff {
+                inbox: (inbox as *const SharedQueue<Batch<T>>).cast(),
+                batch: (&mut slot as *mut Option<Batch<T>>).cast(),
+            };
+            self.run_inline(Task::new(target, NO_SLOT as usize));
+            self.handoff = Handoff::EMPTY;
+            let Some(batch) = slot else {
+                return;
+            };
+            // Not taken (the run was cancelled first): queue it as usual.
+            inbox.push(batch);
+            self.schedule(Task::new(target, NO_SLOT as usize));
+            return;
+        }
         inbox.push(batch);
         self.run.nodes[target].on_delivered(self);
     }
@@ -326,20 +480,27 @@ impl<'r, 'g> Cx<'r, 'g> {
         }
     }
 
+    /// Starts timing a batch of node `id` if it is one of those sampled.
+    pub(crate) fn timer(&self, id: usize) -> Timer {
+        let row = &self.stats[id];
+        // `TIME_EVERY` is a power of two: the mask is `% TIME_EVERY`.
+        let timed = row.slow || row.batches < TIME_EVERY || row.batches & (TIME_EVERY - 1) == 0;
+        Timer(timed.then(Instant::now))
+    }
+
     /// Records that node `id` processed a batch.
-    pub(crate) fn record(
-        &mut self,
-        id: usize,
-        items_in: usize,
-        items_out: usize,
-        started: Instant,
-    ) {
-        let busy = started.elapsed();
+    pub(crate) fn record(&mut self, id: usize, items_in: usize, items_out: usize, timer: Timer) {
         let row = &mut self.stats[id];
         row.items_in += items_in as u64;
         row.items_out += items_out as u64;
         row.batches += 1;
+        let Timer(Some(started)) = timer else {
+            return;
+        };
+        let busy = started.elapsed();
         row.busy += busy;
+        row.timed_batches += 1;
+        row.slow = busy >= SLOW_BATCH;
         if items_in > 0 {
             let per_item = (busy.as_nanos() as u64 / items_in as u64).max(1);
             let cost = &self.run.cores[id].cost_ns;

@@ -11,7 +11,6 @@ use crate::node::{take_outlets, Node, Outlets, Wire};
 use crate::run::{Cx, NodePlan, Task, NO_SLOT};
 use crate::split::Split;
 use crate::sync::{lock, Mutex};
-use std::time::Instant;
 
 struct SourceState<I> {
     iter: Option<I>,
@@ -71,7 +70,7 @@ where
         if room == 0 {
             return; // parked: a release reschedules us
         }
-        let started = Instant::now();
+        let started = cx.timer(self.id);
         let iter = state.iter.as_mut().expect("checked above");
         let mut items = Vec::with_capacity(room);
         items.extend(iter.by_ref().take(room));
@@ -96,11 +95,13 @@ where
             cx.hold(self.id);
             cx.schedule(Task::new(self.id, NO_SLOT as usize));
         }
+        // Recorded before emitting: the emit may run downstream stages
+        // inline (`Cx::run_or_schedule`), which is not this node's time.
+        cx.record(self.id, 0, got, started);
         if got > 0 {
             self.outlets
                 .emit(cx, items, Tag::origin(seq, got), got, false);
         }
-        cx.record(self.id, 0, got, started);
         // Gives back the production token (exhausted) or the hold above.
         cx.complete(self.id);
     }
@@ -167,7 +168,7 @@ impl<S: Split> Node for SplitSourceNode<S> {
             state.rest = Some(rest);
             return; // parked
         }
-        let started = Instant::now();
+        let started = cx.timer(self.id);
         let (part, rest) = rest.split_at(room);
         let (part_len, rest_len) = (part.split_len(), rest.split_len());
         if part_len != room || rest_len != len - room {
@@ -204,9 +205,9 @@ impl<S: Split> Node for SplitSourceNode<S> {
                  Split::split_len and Split::into_items must agree"
             );
         }
+        cx.record(self.id, 0, room, started); // before emitting, as above
         self.outlets
             .emit(cx, items, Tag::origin(seq, room), room, false);
-        cx.record(self.id, 0, room, started);
         cx.complete(self.id);
     }
 

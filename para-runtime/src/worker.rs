@@ -20,7 +20,7 @@ pub(crate) fn worker_main(run: &Run<'_>, index: usize) {
         }
         if let Some(task) = find_task(&cx, index, &mut rng) {
             worked = true;
-            execute(&mut cx, task);
+            cx.execute(task);
             continue;
         }
         if run.is_done() {
@@ -28,7 +28,7 @@ pub(crate) fn worker_main(run: &Run<'_>, index: usize) {
         }
         if let Some(task) = spin_for_task(&cx, index, &mut rng) {
             worked = true;
-            execute(&mut cx, task);
+            cx.execute(task);
             continue;
         }
         let ready = || run.has_work() || run.is_done() || run.is_cancelled();
@@ -38,17 +38,6 @@ pub(crate) fn worker_main(run: &Run<'_>, index: usize) {
         }
     }
     run.merge_stats(&cx.stats);
-}
-
-/// Runs one task, turning a panic in user code into the run's failure.
-pub(crate) fn execute(cx: &mut Cx<'_, '_>, task: Task) {
-    let node = task.node as usize;
-    let result = catch_unwind(AssertUnwindSafe(|| {
-        cx.run.nodes[node].run(cx, task.slot);
-    }));
-    if let Err(payload) = result {
-        cx.run.fail(node, payload);
-    }
 }
 
 /// Every worker is idle and no task is queued: nothing else is coming, so
