@@ -18,7 +18,10 @@ pub struct NodeReport {
     pub items_out: u64,
     /// Batches (tasks) the node ran.
     pub batches: u64,
-    /// Time spent inside the node, summed over workers and lanes.
+    /// Time spent inside the node, summed over workers and lanes. Short
+    /// batches are timed one in 8 (reading the clock costs about as much as
+    /// a batch of a few dozen cheap items), and the total is extrapolated
+    /// from those, so for fine-grained stages this is an estimate.
     pub busy: Duration,
 }
 
