@@ -1,0 +1,59 @@
+//! Criterion benchmarks of the six reference workloads (BENCHMARKS.md W1..W6):
+//! one group per workload, one benchmark per implementation (sequential,
+//! rayon, crossbeam, crossbeam-batch, para) at the thread count given by
+//! `PARA_BENCH_THREADS` (default 2), sizes scaled by `PARA_BENCH_SCALE`
+//! (default 1.0). Checksums are asserted equal across implementations before
+//! anything is timed.
+//!
+//! Run: `cargo bench --bench workloads` (add `-- W3` to run one group). For one
+//! table with speed-ups, ratios and peak memory, see `examples/bench_table.rs`.
+
+#[path = "workloads/mod.rs"]
+#[allow(dead_code)] // shared with examples/bench_table.rs, which uses the rest
+mod workloads;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use std::time::Duration;
+use workloads::{Impl, Workload};
+
+fn threads_from_env() -> usize {
+    match std::env::var("PARA_BENCH_THREADS") {
+        Ok(t) => t
+            .parse()
+            .expect("PARA_BENCH_THREADS: a thread count, e.g. 2"),
+        Err(_) => 2,
+    }
+}
+
+fn bench_workload(c: &mut Criterion, w: &dyn Workload, threads: usize) {
+    workloads::agreed_checksum(w, threads);
+    w.verify(threads);
+
+    let mut group = c.benchmark_group(format!("{}_{}", w.id(), w.name()));
+    group.throughput(Throughput::Elements(w.items()));
+    // Every workload at full size runs for 0.1 s to several seconds per
+    // iteration (per-item crossbeam on W1 and W4 is the slowest): ten samples
+    // and a short target keep `cargo bench` to a few minutes on 2 cores.
+    group.sample_size(10);
+    group.warm_up_time(Duration::from_secs(1));
+    group.measurement_time(Duration::from_secs(5));
+    for imp in Impl::ALL {
+        group.bench_with_input(BenchmarkId::new(imp.name(), threads), &threads, |b, &t| {
+            b.iter(|| w.run(imp, t))
+        });
+    }
+    group.finish();
+}
+
+fn workloads(c: &mut Criterion) {
+    let threads = threads_from_env();
+    let scale = workloads::scale_from_env();
+    for id in workloads::IDS {
+        // Built one at a time, so only one input (W3's 64 MiB text) is alive.
+        let w = workloads::build(id, scale).expect("known workload");
+        bench_workload(c, w.as_ref(), threads);
+    }
+}
+
+criterion_group!(benches, workloads);
+criterion_main!(benches);
