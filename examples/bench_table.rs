@@ -1,0 +1,275 @@
+//! One markdown table of the six reference workloads (BENCHMARKS.md W1..W6)
+//! for every implementation: sequential loop, rayon, crossbeam (one item per
+//! message), crossbeam-batch (1024 items per message) and Para.
+//!
+//! Columns: time per item (median of the runs), speed-up over the sequential
+//! loop, ratio to the best alternative (time / best time among rayon and the
+//! crossbeam pipelines), and notes: for W5 the ratio to the bound
+//! max(2 µs / threads, 0.5 µs, 2.5 µs / cores), for W6 the peak memory
+//! (VmHWM) at N and 10 N, each measured in a child process running that one
+//! implementation once. Checksums are asserted equal across implementations
+//! on every run.
+//!
+//! Run: `cargo run --release --example bench_table -- [--threads T] [--runs R]
+//! [--scale S] [--only W1,W4]` (defaults: 2 threads, 3 runs, scale from
+//! `PARA_BENCH_SCALE` or 1.0, all workloads).
+
+#[path = "../benches/workloads/mod.rs"]
+mod workloads;
+
+use std::process::Command;
+use std::time::Instant;
+use workloads::w5_stateful::Stateful;
+use workloads::w6_memory::Memory;
+use workloads::{Impl, Workload};
+
+/// The hidden first argument of the W6 memory child process.
+const W6_CHILD: &str = "--w6-child";
+
+struct Args {
+    threads: usize,
+    runs: usize,
+    scale: f64,
+    only: Vec<String>,
+}
+
+fn usage() -> ! {
+    eprintln!("usage: bench_table [--threads T] [--runs R] [--scale S] [--only W1,W4]");
+    std::process::exit(2)
+}
+
+fn parse_args(args: &[String]) -> Args {
+    let mut parsed = Args {
+        threads: 2,
+        runs: 3,
+        scale: workloads::scale_from_env(),
+        only: workloads::IDS.iter().map(|s| s.to_string()).collect(),
+    };
+    let mut it = args.iter();
+    while let Some(flag) = it.next() {
+        let value = it.next().unwrap_or_else(|| usage());
+        match flag.as_str() {
+            "--threads" => parsed.threads = value.parse().unwrap_or_else(|_| usage()),
+            "--runs" => parsed.runs = value.parse().unwrap_or_else(|_| usage()),
+            "--scale" => parsed.scale = value.parse().unwrap_or_else(|_| usage()),
+            "--only" => {
+                parsed.only = value
+                    .split(',')
+                    .map(|s| s.trim().to_ascii_uppercase())
+                    .collect()
+            }
+            _ => usage(),
+        }
+    }
+    if parsed.threads == 0 || parsed.runs == 0 || parsed.scale <= 0.0 {
+        usage();
+    }
+    for id in &parsed.only {
+        if !workloads::IDS.contains(&id.as_str()) {
+            eprintln!(
+                "unknown workload {id}; expected some of {:?}",
+                workloads::IDS
+            );
+            std::process::exit(2);
+        }
+    }
+    parsed
+}
+
+/// This process's peak resident set size (VmHWM) in KiB.
+fn vm_hwm_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("read /proc/self/status");
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .expect("VmHWM in /proc/self/status");
+    line.split_whitespace()
+        .nth(1)
+        .and_then(|kb| kb.parse().ok())
+        .expect("VmHWM value in kB")
+}
+
+/// The W6 child: runs one implementation once at N items; prints its
+/// checksum and VmHWM.
+fn w6_child(args: &[String]) {
+    let [imp, n, threads] = args else {
+        panic!("{W6_CHILD} IMPL N THREADS")
+    };
+    let imp = Impl::parse(imp).expect("implementation name");
+    let w = Memory::with_items(n.parse().expect("N"));
+    let checksum = w.run(imp, threads.parse().expect("THREADS"));
+    println!("{checksum} {}", vm_hwm_kib());
+}
+
+/// Runs the W6 child for `imp` at `n` items: (checksum, VmHWM in KiB).
+fn w6_peak(imp: Impl, n: u64, threads: usize) -> (u64, u64) {
+    let exe = std::env::current_exe().expect("current executable");
+    let out = Command::new(exe)
+        .args([W6_CHILD, imp.name(), &n.to_string(), &threads.to_string()])
+        .output()
+        .expect("start the W6 child");
+    assert!(
+        out.status.success(),
+        "W6 child {} N={n} failed: {}",
+        imp.name(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    let mut fields = text
+        .split_whitespace()
+        .map(|f| f.parse::<u64>().expect("a number"));
+    (
+        fields.next().expect("checksum"),
+        fields.next().expect("VmHWM"),
+    )
+}
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    xs[xs.len() / 2]
+}
+
+/// A time per item with readable units.
+fn per_item(ns: f64) -> String {
+    if ns < 1e3 {
+        format!("{ns:.2} ns")
+    } else if ns < 1e6 {
+        format!("{:.2} µs", ns / 1e3)
+    } else {
+        format!("{:.2} ms", ns / 1e6)
+    }
+}
+
+fn mib(kib: u64) -> String {
+    format!("{:.1} MiB", kib as f64 / 1024.0)
+}
+
+fn date() -> String {
+    Command::new("date")
+        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|| {
+            let secs = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            format!("unix time {secs}")
+        })
+}
+
+/// The measured median time per item (ns) of every implementation, in
+/// [`Impl::ALL`] order, and the checksum they agree on.
+fn measure(w: &dyn Workload, threads: usize, runs: usize) -> (Vec<f64>, u64) {
+    // One untimed run each: warms caches and the allocator, and checks the
+    // checksums agree before anything is timed.
+    let checksum = workloads::agreed_checksum(w, threads);
+    w.verify(threads);
+    let mut times = vec![Vec::with_capacity(runs); Impl::ALL.len()];
+    // Round-robin over the implementations, so that a slow spell of this
+    // noisy machine hits them all alike.
+    for _ in 0..runs {
+        for (i, imp) in Impl::ALL.into_iter().enumerate() {
+            let started = Instant::now();
+            let got = w.run(imp, threads);
+            let elapsed = started.elapsed();
+            assert_eq!(got, checksum, "{} {}: checksum changed", w.id(), imp.name());
+            times[i].push(elapsed.as_secs_f64() * 1e9 / w.items() as f64);
+        }
+    }
+    (times.into_iter().map(median).collect(), checksum)
+}
+
+fn main() {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    if argv.first().map(String::as_str) == Some(W6_CHILD) {
+        w6_child(&argv[1..]);
+        return;
+    }
+    let args = parse_args(&argv);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let env_scale = std::env::var("PARA_BENCH_SCALE")
+        .map(|s| format!("PARA_BENCH_SCALE={s} "))
+        .unwrap_or_default();
+    println!(
+        "Para reference workloads — {}, nproc {cores}, threads {}, scale {}, median of {} runs",
+        date(),
+        args.threads,
+        args.scale,
+        args.runs
+    );
+    println!(
+        "command: `{env_scale}cargo run --release --example bench_table --{}`\n",
+        argv.iter().map(|a| format!(" {a}")).collect::<String>()
+    );
+
+    let mut table = vec![
+        "| workload | implementation | time per item | speed-up vs sequential | ratio to best alternative | notes |".to_string(),
+        "| --- | --- | ---: | ---: | ---: | --- |".to_string(),
+    ];
+    let mut footnotes = Vec::new();
+    for id in &args.only {
+        let w = workloads::build(id, args.scale).expect("known workload");
+        let label = format!("{} `{}` (N = {})", w.id(), w.name(), w.items());
+        eprintln!("running {label} ...");
+        let (times, checksum) = measure(w.as_ref(), args.threads, args.runs);
+        footnotes.push(format!("{label}: checksums: all equal ({checksum:#018x})"));
+        if let Some(note) = w.note() {
+            footnotes.push(format!("{}: {note}", w.id()));
+        }
+
+        let sequential = times[0];
+        let best_alternative = Impl::ALL
+            .into_iter()
+            .zip(&times)
+            .filter(|(imp, _)| imp.is_alternative())
+            .map(|(_, &t)| t)
+            .fold(f64::INFINITY, f64::min);
+        let mut notes = vec![String::new(); Impl::ALL.len()];
+        if w.id() == "W5" {
+            let bound = Stateful::bound_ns(args.threads, cores);
+            for (note, &t) in notes.iter_mut().zip(&times) {
+                *note = format!("{:.2}x the bound ({})", t / bound, per_item(bound));
+            }
+            footnotes.push(format!(
+                "W5: bound = max(2 µs / {} threads, 0.5 µs, 2.5 µs / {cores} cores) = {}",
+                args.threads,
+                per_item(bound)
+            ));
+        }
+        if w.id() == "W6" {
+            let n = w.items();
+            let mut reference_10n = None;
+            for (note, imp) in notes.iter_mut().zip(Impl::ALL) {
+                eprintln!("  W6 peak memory: {} at N and 10 N ...", imp.name());
+                let (sum_n, peak_n) = w6_peak(imp, n, args.threads);
+                let (sum_10n, peak_10n) = w6_peak(imp, 10 * n, args.threads);
+                assert_eq!(sum_n, checksum, "W6 child {}: checksum", imp.name());
+                assert_eq!(
+                    *reference_10n.get_or_insert(sum_10n),
+                    sum_10n,
+                    "W6 child {} at 10 N: checksum",
+                    imp.name()
+                );
+                *note = format!("VmHWM {} at N, {} at 10 N", mib(peak_n), mib(peak_10n));
+            }
+        }
+        for ((imp, &t), note) in Impl::ALL.into_iter().zip(&times).zip(&notes) {
+            table.push(format!(
+                "| {} `{}` | {} | {} | {:.2}x | {:.2} | {} |",
+                w.id(),
+                w.name(),
+                imp.name(),
+                per_item(t),
+                sequential / t,
+                t / best_alternative,
+                note
+            ));
+        }
+    }
+    println!("{}\n", table.join("\n"));
+    for line in footnotes {
+        println!("{line}");
+    }
+}
