@@ -52,8 +52,10 @@ impl Fanout {
             (0..self.n)
                 .into_par_iter()
                 .flat_map_iter(|x| {
+                    // `black_box` as in the sequential loop: the branches sum
+                    // to zero, and rayon's fused loops would fold them away.
                     let (x2, x1) = (x * 2, x);
-                    [x2 - x1, -x]
+                    [black_box(x2 - x1), black_box(-x)]
                 })
                 .map(|x| (x, 1u64))
                 .reduce(|| (0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
