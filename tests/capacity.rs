@@ -202,3 +202,34 @@ fn fan_out_and_flat_map_at_random_capacities() {
         fan_out_case(n, branches, capacity, threads, batch, device, sink);
     }
 }
+
+/// Without `capacity`, a run is bounded at `4 * threads * batch` items: a
+/// fast source in front of a slow serial sink does not queue its whole
+/// input.
+#[test]
+fn default_capacity_is_four_batches_per_worker() {
+    for (threads, batch) in [(1, 16), (2, 64), (4, 32), (3, 1024)] {
+        let n = 200_000u64;
+        let alive = Alive::default();
+        let mut count = 0u64;
+        let mut g = Graph::new();
+        let src = g.source((0..n).inspect(|_| alive.enter()));
+        let m = g.map(src, |x| x + 1);
+        g.sink(m, |x| {
+            alive.leave();
+            count += 1;
+            // A slow sink: the source would run far ahead without a bound.
+            std::hint::black_box((0..20).fold(x, |a, b| a.wrapping_mul(b | 1)));
+        });
+        let report = g.run_with(Options::new().threads(threads).batch(batch));
+        assert_eq!(count, n);
+        let bound = 4 * threads * batch;
+        assert!(
+            alive.peak() <= bound && report.peak_alive <= bound,
+            "{} items alive at once (report: {}), default bound {bound} \
+             (threads {threads}, batch {batch})",
+            alive.peak(),
+            report.peak_alive
+        );
+    }
+}

@@ -13,6 +13,7 @@ use crate::source::{SourceNode, SplitSourceNode};
 use crate::split::{IntoSplit, Split};
 use crate::stage::{MapFn, SerialFn, Stage, StageMode};
 use crate::sync::{lock, Arc};
+use crossbeam_utils::CachePadded;
 use rayon_core::ThreadPool;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -119,8 +120,9 @@ pub struct Options<'p> {
 pub const DEFAULT_BATCH: usize = 1024;
 
 impl<'p> Options<'p> {
-    /// Default options: the current rayon-core pool's size, no capacity
-    /// bound, batches of up to [`DEFAULT_BATCH`] items.
+    /// Default options: the current rayon-core pool's size, the default
+    /// capacity ([`Options::capacity`]), batches of up to [`DEFAULT_BATCH`]
+    /// items.
     pub fn new() -> Self {
         Self::default()
     }
@@ -133,6 +135,14 @@ impl<'p> Options<'p> {
     }
 
     /// Most items alive inside the graph at once; sources pause at the bound.
+    ///
+    /// Without it, a run is still bounded: `4 * threads * batch` items (four
+    /// full batches per worker, as oneTBB's rule of thumb of
+    /// `max_live_tokens = 4 * threads` does with one batch per token), plus
+    /// room for two full batches per lane of every device stage. Unbounded,
+    /// a fast source in front of a serial bottleneck would queue its whole
+    /// input in memory; with the bound, memory stays flat and the batches
+    /// stay in cache.
     pub fn capacity(mut self, capacity: usize) -> Self {
         self.capacity = Some(capacity);
         self
@@ -167,7 +177,7 @@ impl fmt::Debug for Options<'_> {
 enum Role {
     Source,
     Stage(StageMode),
-    Device { lanes: usize },
+    Device { lanes: usize, batch: usize },
 }
 
 struct Spec {
@@ -536,7 +546,7 @@ impl<'a> Graph<'a> {
         U: Send + 'a,
         B: crate::device::DeviceBody<T, U> + 'a,
     {
-        let id = self.push_spec("device", Role::Device { lanes });
+        let id = self.push_spec("device", Role::Device { lanes, batch });
         let inbox = Arc::new(SharedQueue::new());
         self.connect(from, id, &inbox);
         let wire = Wire::default();
@@ -562,7 +572,7 @@ impl<'a> Graph<'a> {
     pub fn fan_out<T: Clone + Send + 'a>(&mut self, from: Port<T>, n: usize) -> Vec<Port<T>> {
         assert!(n > 0, "para: a fan-out needs at least one branch");
         for wire in &from.wires {
-            lock(wire).clone = Some(T::clone);
+            lock(wire).clone = Some(<[T]>::to_vec);
         }
         (0..n)
             .map(|branch| Port {
@@ -638,6 +648,22 @@ impl<'a> Graph<'a> {
         self.run_with(Options::new())
     }
 
+    /// The capacity of a run without one: see [`Options::capacity`].
+    fn default_capacity(&self, threads: usize, batch: usize) -> usize {
+        let devices: usize = self
+            .specs
+            .iter()
+            .map(|spec| match spec.role {
+                Role::Device { lanes, batch } => 2 * lanes.max(1) * batch,
+                _ => 0,
+            })
+            .fold(0, usize::saturating_add);
+        threads
+            .saturating_mul(batch)
+            .saturating_mul(4)
+            .saturating_add(devices)
+    }
+
     /// Runs the graph. Blocks until every stage has finished. If a stage
     /// panics, the run is cancelled, every item still inside is dropped, and
     /// the panic resumes here.
@@ -677,7 +703,19 @@ impl<'a> Graph<'a> {
             .enumerate()
             .flat_map(|(id, s)| s.downstream.iter().map(move |&d| (id, d)))
             .collect();
-        let run = Run::new(self.nodes, plans, threads, options.capacity, batch);
+        let capacity = options
+            .capacity
+            .unwrap_or_else(|| self.default_capacity(threads, batch));
+        // On the heap and padded: workers read the run's fields all the
+        // time, and on the caller's stack they could share a cache line
+        // with the variables a sink writes per item.
+        let run = Box::new(CachePadded::new(Run::new(
+            self.nodes,
+            plans,
+            threads,
+            Some(capacity),
+            batch,
+        )));
         let started = Instant::now();
         execute(&run, pool);
         let elapsed = started.elapsed();
@@ -782,7 +820,7 @@ impl<'a> Graph<'a> {
                         Role::Stage(StageMode::Regroup) | Role::Device { .. }
                     ),
                     lanes: match spec.role {
-                        Role::Device { lanes } if threads > 1 => lanes,
+                        Role::Device { lanes, .. } if threads > 1 => lanes,
                         _ => 0,
                     },
                     ..NodePlan::default()

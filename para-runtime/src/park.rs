@@ -49,8 +49,9 @@ pub(crate) struct Capacity {
     alive: CachePadded<AtomicUsize>,
     /// `usize::MAX` when unbounded.
     capacity: usize,
-    /// Highest `alive` seen (for tests and reports of bounded runs).
-    peak: AtomicUsize,
+    /// Highest `alive` seen (for tests and reports of bounded runs). On a
+    /// line of its own: `alive` changes with every batch.
+    peak: CachePadded<AtomicUsize>,
     /// Sorted by node id.
     sources: Box<[Source]>,
 }
@@ -73,7 +74,7 @@ impl Capacity {
         Capacity {
             alive: CachePadded::new(AtomicUsize::new(0)),
             capacity: capacity.unwrap_or(usize::MAX),
-            peak: AtomicUsize::new(0),
+            peak: CachePadded::new(AtomicUsize::new(0)),
             sources,
         }
     }
@@ -91,6 +92,14 @@ impl Capacity {
     }
 
     /// Highest `alive` seen.
+    /// Raises `peak` to `alive`. Relaxed: a statistic, read after the run.
+    /// Read first: once the peak is reached, most batches write nothing.
+    fn note_peak(&self, alive: usize) {
+        if alive > self.peak.load(Ordering::Relaxed) {
+            self.peak.fetch_max(alive, Ordering::Relaxed);
+        }
+    }
+
     pub(crate) fn peak(&self) -> usize {
         self.peak.load(Ordering::Relaxed)
     }
@@ -164,8 +173,7 @@ impl Capacity {
                 Ordering::SeqCst,
             ) {
                 Ok(_) => {
-                    // Relaxed: a statistic, read after the run.
-                    self.peak.fetch_max(current + k, Ordering::Relaxed);
+                    self.note_peak(current + k);
                     return Some(k);
                 }
                 Err(now) => current = now,
@@ -180,7 +188,7 @@ impl Capacity {
             // An increment never makes room, so it pairs with nothing; SeqCst
             // only keeps every write of `alive` in the one total order.
             let now = self.alive.fetch_add(n, Ordering::SeqCst) + n;
-            self.peak.fetch_max(now, Ordering::Relaxed);
+            self.note_peak(now);
         }
     }
 

@@ -123,6 +123,12 @@ struct NodeCore {
 /// hundred ns per batch) is a small fraction, short enough to spread work.
 const TARGET_BATCH_NS: u64 = 50_000;
 
+/// The end-of-run flags.
+struct Flags {
+    cancelled: AtomicBool,
+    done: AtomicBool,
+}
+
 /// Shared state of one run.
 pub(crate) struct Run<'g> {
     pub(crate) nodes: Vec<Box<dyn Node + 'g>>,
@@ -139,8 +145,9 @@ pub(crate) struct Run<'g> {
     room: Capacity,
     pub(crate) batch: usize,
     pub(crate) threads: usize,
-    cancelled: AtomicBool,
-    done: AtomicBool,
+    /// Read by every worker between tasks and written once: a line of its
+    /// own, so that no counter written per batch shares it.
+    flags: CachePadded<Flags>,
     closed: AtomicUsize,
     failure: Mutex<Option<Box<dyn Any + Send>>>,
     stats: Mutex<Vec<NodeStats>>,
@@ -185,8 +192,10 @@ impl<'g> Run<'g> {
             room: Capacity::new(capacity, sources),
             batch,
             threads,
-            cancelled: AtomicBool::new(false),
-            done: AtomicBool::new(n == 0),
+            flags: CachePadded::new(Flags {
+                cancelled: AtomicBool::new(false),
+                done: AtomicBool::new(n == 0),
+            }),
             closed: AtomicUsize::new(0),
             failure: Mutex::new(None),
             stats: Mutex::new(vec![NodeStats::default(); n]),
@@ -202,11 +211,11 @@ impl<'g> Run<'g> {
     }
 
     pub(crate) fn is_done(&self) -> bool {
-        self.done.load(Ordering::Acquire)
+        self.flags.done.load(Ordering::Acquire)
     }
 
     pub(crate) fn is_cancelled(&self) -> bool {
-        self.cancelled.load(Ordering::Acquire)
+        self.flags.cancelled.load(Ordering::Acquire)
     }
 
     /// Whether any task is queued anywhere (slow path: the sleep check).
@@ -227,7 +236,7 @@ impl<'g> Run<'g> {
             *failure = Some(payload);
         }
         drop(failure);
-        self.cancelled.store(true, Ordering::Release);
+        self.flags.cancelled.store(true, Ordering::Release);
         self.sleep.wake_all();
     }
 
@@ -239,7 +248,7 @@ impl<'g> Run<'g> {
             *failure = Some(payload);
         }
         drop(failure);
-        self.cancelled.store(true, Ordering::Release);
+        self.flags.cancelled.store(true, Ordering::Release);
         self.sleep.wake_all();
     }
 
@@ -475,7 +484,7 @@ impl<'r, 'g> Cx<'r, 'g> {
         }
         let closed = self.run.closed.fetch_add(1, Ordering::AcqRel) + 1;
         if closed == self.run.nodes.len() {
-            self.run.done.store(true, Ordering::Release);
+            self.run.flags.done.store(true, Ordering::Release);
             self.run.sleep.wake_all();
         }
     }

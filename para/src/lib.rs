@@ -40,8 +40,9 @@
 //! ```
 //!
 //! Options: a bare thread count, or `threads`, `capacity` (most items alive
-//! at once: memory stays flat whatever the input length), `batch` (largest
-//! batch a worker takes) and `pool` (run inside a rayon-core pool).
+//! at once: memory stays flat whatever the input length; by default
+//! `4 * threads * batch`), `batch` (largest batch a worker takes) and
+//! `pool` (run inside a rayon-core pool).
 //!
 //! ```
 //! use para::prelude::*;
