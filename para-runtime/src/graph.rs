@@ -117,7 +117,15 @@ pub struct Options<'p> {
 }
 
 /// The largest batch a worker takes from one stage when `batch` is not set.
-pub const DEFAULT_BATCH: usize = 1024;
+///
+/// Batches below it are sized by measured cost (about 50 µs of work per
+/// batch), so this cap matters for cheap items only: per batch, each stage
+/// pays about 100 ns (queueing, completion counting, its output `Vec`), a
+/// tenth of a nanosecond per item at this size, while 2048 8-byte items
+/// (16 KiB) still fit in L1 with room for the stage's output. On the
+/// 3-stage W1 chain at 2 threads, 1024 gave 0.67 ns/item, 2048 0.52 and
+/// 4096 0.45; the W4 diamond (16-byte tuples) got 2.25, 2.0 and 3.5.
+pub const DEFAULT_BATCH: usize = 2048;
 
 impl<'p> Options<'p> {
     /// Default options: the current rayon-core pool's size, the default
