@@ -286,9 +286,9 @@ mod tests {
         let current = Cell::new(0);
         let mut items = Vec::new();
         let mut stopped = false;
-        for batch in batches {
+        for mut batch in batches {
             let mut out = Output::new(&mut items, None, None, &current);
-            stage.process_batch(&mut Input::new(batch, &current), &mut out);
+            stage.process_batch(&mut Input::new(&mut batch, &current), &mut out);
             stopped |= out.stop_requested();
         }
         let mut out = Output::new(&mut items, None, None, &current);

@@ -16,8 +16,8 @@
 
 use crate::batch::{Batch, Tag};
 use crate::claim::Slots;
+use crate::inbox::Inbox;
 use crate::node::{hold_slot, notify_delivery, take_outlets, Node, Outlets, Wire};
-use crate::queue::SharedQueue;
 use crate::run::{Cx, NodePlan, Timer};
 use crate::sync::{lock, Arc, Mutex};
 use crossbeam_channel::{Receiver, Sender};
@@ -79,7 +79,7 @@ struct Assembly<Out> {
 pub(crate) struct DeviceNode<In, Out, B> {
     id: usize,
     size: usize,
-    inbox: Arc<SharedQueue<Batch<In>>>,
+    inbox: Arc<Inbox<In>>,
     wire: Wire<Out>,
     outlets: Outlets<Out>,
     slots: Slots,
@@ -95,7 +95,7 @@ impl<In, Out, B> DeviceNode<In, Out, B> {
     pub(crate) fn new(
         id: usize,
         size: usize,
-        inbox: Arc<SharedQueue<Batch<In>>>,
+        inbox: Arc<Inbox<In>>,
         wire: Wire<Out>,
         body: B,
     ) -> Self {

@@ -1,11 +1,11 @@
 //! The public builder: [`Graph`], typed [`Port`]s, [`Options`], and the
 //! analysis that turns the built graph into per-node plans for a run.
 
-use crate::batch::{Batch, MAX_PATH_BRANCHES, MAX_PATH_DEPTH};
+use crate::batch::{MAX_PATH_BRANCHES, MAX_PATH_DEPTH};
 use crate::combinators;
 use crate::device::{DeviceNode, ExclusiveBody, SharedBody};
+use crate::inbox::Inbox;
 use crate::node::{Edge, Node, StageNode, Wire};
-use crate::queue::SharedQueue;
 use crate::report::{NodeReport, Report};
 use crate::run::{NodePlan, Run};
 use crate::scheduler::{execute, Pool};
@@ -282,7 +282,7 @@ impl<'a> Graph<'a> {
     /// ordered stage sorts by, see `Outlets::emit`), so each edge goes in at
     /// the place of its branch key rather than at the end: branches of one
     /// fan-out may be connected in any order.
-    fn connect<T>(&mut self, from: Port<T>, to: usize, inbox: &Arc<SharedQueue<Batch<T>>>) {
+    fn connect<T>(&mut self, from: Port<T>, to: usize, inbox: &Arc<Inbox<T>>) {
         for ((end, wire), key) in from.ends.into_iter().zip(from.wires).zip(from.branches) {
             let spec = &mut self.specs[end];
             let at = spec.edge_keys.partition_point(|k| *k <= key);
@@ -363,7 +363,7 @@ impl<'a> Graph<'a> {
         S::Out: 'a,
     {
         let id = self.push_spec(kind, Role::Stage(stage.mode()));
-        let inbox = Arc::new(SharedQueue::new());
+        let inbox = Arc::new(Inbox::new());
         self.connect(from, id, &inbox);
         let wire = Wire::default();
         self.nodes
@@ -555,7 +555,7 @@ impl<'a> Graph<'a> {
         B: crate::device::DeviceBody<T, U> + 'a,
     {
         let id = self.push_spec("device", Role::Device { lanes, batch });
-        let inbox = Arc::new(SharedQueue::new());
+        let inbox = Arc::new(Inbox::new());
         self.connect(from, id, &inbox);
         let wire = Wire::default();
         self.nodes.push(Box::new(DeviceNode::new(
@@ -580,7 +580,7 @@ impl<'a> Graph<'a> {
     pub fn fan_out<T: Clone + Send + 'a>(&mut self, from: Port<T>, n: usize) -> Vec<Port<T>> {
         assert!(n > 0, "para: a fan-out needs at least one branch");
         for wire in &from.wires {
-            lock(wire).clone = Some(<[T]>::to_vec);
+            lock(wire).clone = Some(Vec::<T>::extend_from_slice);
         }
         (0..n)
             .map(|branch| Port {

@@ -42,6 +42,7 @@ pub mod combinators;
 mod completion;
 mod device;
 mod graph;
+mod inbox;
 mod node;
 mod order;
 mod park;

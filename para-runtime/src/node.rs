@@ -8,8 +8,8 @@
 
 use crate::batch::{Batch, Tag};
 use crate::claim::{Notify, Slots};
+use crate::inbox::Inbox;
 use crate::order::ReorderBuffer;
-use crate::queue::SharedQueue;
 use crate::run::{Cx, NodePlan, Task, NO_SLOT};
 use crate::stage::{Input, Output, Stage, StageMode};
 use crate::sync::{lock, Arc, Mutex};
@@ -69,19 +69,19 @@ pub(crate) fn take_outlets<T>(wire: &Wire<T>) -> Outlets<T> {
 /// One edge leaving a node: the downstream node and its inbox.
 pub(crate) struct Edge<T> {
     pub(crate) target: usize,
-    pub(crate) inbox: Arc<SharedQueue<Batch<T>>>,
+    pub(crate) inbox: Arc<Inbox<T>>,
 }
 
-/// Copies a batch for one more fan-out branch.
-pub(crate) type CloneBatch<T> = fn(&[T]) -> Vec<T>;
+/// Copies a batch for one more fan-out branch (into a spare buffer).
+pub(crate) type CloneBatch<T> = fn(&mut Vec<T>, &[T]);
 
 /// The outgoing edges of a node emitting `T`.
 pub(crate) struct Outlets<T> {
     pub(crate) edges: Vec<Edge<T>>,
     /// Set by a fan-out (which requires `T: Clone`); used when there are
     /// several edges, to give every edge but the last a copy. It copies a
-    /// whole batch (`<[T]>::to_vec`): one indirect call per batch, and a
-    /// `memcpy` for `Copy` items, instead of an indirect call per item.
+    /// whole batch (`Vec::extend_from_slice`): one indirect call per batch,
+    /// and a `memcpy` for `Copy` items, instead of an indirect call per item.
     pub(crate) clone: Option<CloneBatch<T>>,
 }
 
@@ -95,6 +95,16 @@ impl<T> Default for Outlets<T> {
 }
 
 impl<T: Send> Outlets<T> {
+    /// An empty buffer for this node's next output batch: a spare one from
+    /// the inbox the batch itself will go to (the last edge's; see
+    /// `inbox`), or a new `Vec` if there is none or no edge.
+    pub(crate) fn spare(&self, cx: &Cx<'_, '_>) -> Vec<T> {
+        match self.edges.last() {
+            Some(edge) => edge.inbox.spare(cx.worker_index()),
+            None => Vec::new(),
+        }
+    }
+
     /// Sends a node's output batch along every edge. `forward_empty` keeps
     /// empty batches flowing to ordered stages that count them.
     pub(crate) fn emit(
@@ -119,8 +129,10 @@ impl<T: Send> Outlets<T> {
             let clone = self
                 .clone
                 .expect("para internal error: a fan-out without a clone function");
+            let mut copied = edge.inbox.spare(cx.worker_index());
+            clone(&mut copied, &items);
             let copy = Batch {
-                items: clone(&items),
+                items: copied,
                 tag: Tag {
                     path: Tag::branch_path(tag.path, depth, branch),
                     ..tag.clone()
@@ -160,7 +172,7 @@ pub(crate) fn hold_slot<T>(
     id: usize,
     slots: &Slots,
     slot: usize,
-    inbox: &SharedQueue<Batch<T>>,
+    inbox: &Inbox<T>,
     mut each: impl FnMut(&mut Cx<'_, '_>, Batch<T>),
 ) {
     let mut budget = DRAIN_BUDGET;
@@ -211,7 +223,7 @@ pub(crate) struct StageNode<In, S: Stage<In>> {
     id: usize,
     stage: S,
     mode: StageMode,
-    inbox: Arc<SharedQueue<Batch<In>>>,
+    inbox: Arc<Inbox<In>>,
     wire: Wire<S::Out>,
     outlets: Outlets<S::Out>,
     slots: Option<Slots>,
@@ -221,12 +233,7 @@ pub(crate) struct StageNode<In, S: Stage<In>> {
 }
 
 impl<In, S: Stage<In>> StageNode<In, S> {
-    pub(crate) fn new(
-        id: usize,
-        stage: S,
-        inbox: Arc<SharedQueue<Batch<In>>>,
-        wire: Wire<S::Out>,
-    ) -> Self {
+    pub(crate) fn new(id: usize, stage: S, inbox: Arc<Inbox<In>>, wire: Wire<S::Out>) -> Self {
         let mode = stage.mode();
         StageNode {
             id,
@@ -250,13 +257,17 @@ impl<In: Send, S: Stage<In>> StageNode<In, S> {
     /// Runs the stage on one batch and emits the result.
     fn process(&self, cx: &mut Cx<'_, '_>, batch: Batch<In>, next_seq: Option<&mut u64>) {
         let started = cx.timer(self.id);
-        let Batch { items, tag, weight } = batch;
+        let Batch {
+            mut items,
+            tag,
+            weight,
+        } = batch;
         let in_len = items.len();
         let current = Cell::new(0);
-        let mut out_items = Vec::new();
+        let mut out_items = self.outlets.spare(cx);
         let mut origins = self.track_origin.then(Vec::new);
         let stop = {
-            let mut input = Input::new(items, &current);
+            let mut input = Input::new(&mut items, &current);
             let mut output = Output::new(
                 &mut out_items,
                 origins.as_mut(),
@@ -266,6 +277,7 @@ impl<In: Send, S: Stage<In>> StageNode<In, S> {
             self.stage.process_batch(&mut input, &mut output);
             output.stop_requested()
         };
+        self.inbox.recycle(cx.worker_index(), items);
         if stop {
             cx.stop_sources(self.id);
         }

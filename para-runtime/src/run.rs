@@ -7,6 +7,7 @@
 
 use crate::batch::Batch;
 use crate::completion::{Completion, Pending};
+use crate::inbox::Inbox;
 use crate::node::Node;
 use crate::park::Capacity;
 use crate::queue::{LocalQueue, SharedQueue, Thief};
@@ -294,6 +295,8 @@ pub(crate) struct Cx<'r, 'g> {
     inline_depth: usize,
     /// A batch handed straight to a stage run inline (see [`Cx::deliver`]).
     handoff: Handoff,
+    /// This thread's worker index (`None`: a device lane or the caller).
+    worker: Option<usize>,
 }
 
 /// A batch on its way from an emitter to the stage it runs inline, without
@@ -319,7 +322,21 @@ impl Handoff {
 const MAX_INLINE_DEPTH: usize = 16;
 
 impl<'r, 'g> Cx<'r, 'g> {
-    pub(crate) fn new(run: &'r Run<'g>, local: Option<Vec<LocalQueue<Task>>>) -> Self {
+    /// The handle of worker `index` of `run`, with its deques.
+    pub(crate) fn worker(run: &'r Run<'g>, index: usize) -> Self {
+        Cx {
+            worker: Some(index),
+            ..Cx::new(run, Some(run.take_locals(index)))
+        }
+    }
+
+    /// The handle of a thread that is not a worker (a device lane, the
+    /// caller): it pushes to the shared injectors.
+    pub(crate) fn outsider(run: &'r Run<'g>) -> Self {
+        Cx::new(run, None)
+    }
+
+    fn new(run: &'r Run<'g>, local: Option<Vec<LocalQueue<Task>>>) -> Self {
         Cx {
             run,
             local,
@@ -327,7 +344,14 @@ impl<'r, 'g> Cx<'r, 'g> {
             level: 0,
             inline_depth: 0,
             handoff: Handoff::EMPTY,
+            worker: None,
         }
+    }
+
+    /// This thread's worker index (`None`: a device lane or the caller),
+    /// which picks its shelf of spare buffers (see `inbox`).
+    pub(crate) fn worker_index(&self) -> Option<usize> {
+        self.worker
     }
 
     /// Runs `task` on this worker, catching a panic in user code as the
@@ -378,17 +402,14 @@ impl<'r, 'g> Cx<'r, 'g> {
     /// Takes the batch handed to the stage whose inbox is `inbox`, if one
     /// was (see [`Cx::deliver`]). A stage that takes handoffs calls this
     /// first thing in `run`.
-    pub(crate) fn take_handoff<T>(&mut self, inbox: &SharedQueue<Batch<T>>) -> Option<Batch<T>> {
-        if !std::ptr::eq(
-            self.handoff.inbox,
-            (inbox as *const SharedQueue<Batch<T>>).cast(),
-        ) {
+    pub(crate) fn take_handoff<T>(&mut self, inbox: &Inbox<T>) -> Option<Batch<T>> {
+        if !std::ptr::eq(self.handoff.inbox, (inbox as *const Inbox<T>).cast()) {
             return None;
         }
         let batch = self.handoff.batch.cast::<Option<Batch<T>>>();
         self.handoff = Handoff::EMPTY;
         // SAFETY: `deliver::<U>` set the handoff to the address of the inbox
-        // it was given, a `SharedQueue<Batch<U>>`, and to a pointer to its
+        // it was given, an `Inbox<U>`, and to a pointer to its
         // own `Option<Batch<U>>`. That inbox is `inbox`: one object has one
         // type, so `U = T` and the cast above is to the right type. The
         // `Option` lives in `deliver`'s frame, which is suspended below this
@@ -421,12 +442,7 @@ impl<'r, 'g> Cx<'r, 'g> {
     }
 
     /// Hands `batch` to node `target` through its inbox.
-    pub(crate) fn deliver<T>(
-        &mut self,
-        target: usize,
-        inbox: &SharedQueue<Batch<T>>,
-        batch: Batch<T>,
-    ) {
+    pub(crate) fn deliver<T>(&mut self, target: usize, inbox: &Inbox<T>, batch: Batch<T>) {
         // Count the batch before it can be seen, so the target cannot drain
         // to zero while it is on its way.
         self.run.cores[target].pending.add();
@@ -435,7 +451,7 @@ impl<'r, 'g> Cx<'r, 'g> {
             debug_assert!(self.handoff.inbox.is_null(), "nested handoff");
             let mut slot = Some(batch);
             self.handoff = Handoff {
-                inbox: (inbox as *const SharedQueue<Batch<T>>).cast(),
+                inbox: (inbox as *const Inbox<T>).cast(),
                 batch: (&mut slot as *mut Option<Batch<T>>).cast(),
             };
             self.run_inline(Task::new(target, NO_SLOT as usize));

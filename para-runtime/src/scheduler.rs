@@ -27,14 +27,14 @@ pub(crate) fn execute(run: &Run<'_>, pool: Pool<'_>) {
                 std::thread::Builder::new()
                     .name(format!("para-lane-{id}.{lane}"))
                     .spawn_scoped(scope, move || {
-                        let mut cx = Cx::new(run, None);
+                        let mut cx = Cx::outsider(run);
                         run.nodes[id].lane(&mut cx, &shutdown_rx);
                         run.merge_stats(&cx.stats);
                     })
                     .expect("para: could not start a device lane thread");
             }
         }
-        let mut cx = Cx::new(run, None);
+        let mut cx = Cx::outsider(run);
         for (id, plan) in run.plans.iter().enumerate() {
             if plan.is_source {
                 run.nodes[id].start(&mut cx);

@@ -72,7 +72,8 @@ where
         }
         let started = cx.timer(self.id);
         let iter = state.iter.as_mut().expect("checked above");
-        let mut items = Vec::with_capacity(room);
+        let mut items = self.outlets.spare(cx);
+        items.reserve(room);
         items.extend(iter.by_ref().take(room));
         let got = items.len();
         let exhausted = got < room;
@@ -195,7 +196,8 @@ impl<S: Split> Node for SplitSourceNode<S> {
         } else {
             cx.complete(self.id); // the production token: nothing left to cut
         }
-        let mut items = Vec::with_capacity(room);
+        let mut items = self.outlets.spare(cx);
+        items.reserve(room);
         items.extend(part.into_items());
         if items.len() != room {
             let got = items.len();

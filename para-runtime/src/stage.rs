@@ -97,15 +97,16 @@ pub trait Stage<In>: Send + Sync {
 /// The items of one batch, as an iterator. Taking an item tells the paired
 /// [`Output`] which input item the next outputs descend from.
 pub struct Input<'a, T> {
-    items: std::vec::IntoIter<T>,
+    items: std::vec::Drain<'a, T>,
     current: &'a Cell<usize>,
     next_index: usize,
 }
 
 impl<'a, T> Input<'a, T> {
-    pub(crate) fn new(items: Vec<T>, current: &'a Cell<usize>) -> Self {
+    /// Drains `items`, whose emptied buffer the caller can then reuse.
+    pub(crate) fn new(items: &'a mut Vec<T>, current: &'a Cell<usize>) -> Self {
         Input {
-            items: items.into_iter(),
+            items: items.drain(..),
             current,
             next_index: 0,
         }
@@ -282,7 +283,8 @@ mod tests {
         let mut items = Vec::new();
         let mut origins = Vec::new();
         let in_origin = [7u32, 9, 11];
-        let mut input = Input::new(vec![1, 2, 3], &current);
+        let mut batch = vec![1, 2, 3];
+        let mut input = Input::new(&mut batch, &current);
         let mut out = Output::new(&mut items, Some(&mut origins), Some(&in_origin), &current);
         for x in &mut input {
             for _ in 0..x {
@@ -301,7 +303,8 @@ mod tests {
             let stage = SerialFn::new(|x: i32| seen += x, StageMode::Serial, "sink");
             let mut items = Vec::new();
             let mut out = Output::new(&mut items, None, None, &current);
-            stage.process_batch(&mut Input::new(vec![1, 2, 3], &current), &mut out);
+            let mut batch = vec![1, 2, 3];
+            stage.process_batch(&mut Input::new(&mut batch, &current), &mut out);
             assert_eq!(items.len(), 3);
         }
         assert_eq!(seen, 6);

@@ -9,7 +9,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 /// Runs worker `index` of `run` until the run is done or cancelled.
 pub(crate) fn worker_main(run: &Run<'_>, index: usize) {
-    let mut cx = Cx::new(run, Some(run.take_locals(index)));
+    let mut cx = Cx::worker(run, index);
     run.sleep.register();
     let mut rng = XorShift::new(index as u64 + 1);
     // Whether this worker ran a task or flushed since it last slept.
