@@ -209,6 +209,7 @@ fn main() {
         "| --- | --- | ---: | ---: | ---: | --- |".to_string(),
     ];
     let mut footnotes = Vec::new();
+    let mut bars = Vec::new();
     for id in &args.only {
         let w = workloads::build(id, args.scale).expect("known workload");
         let label = format!("{} `{}` (N = {})", w.id(), w.name(), w.items());
@@ -238,9 +239,11 @@ fn main() {
                 per_item(bound)
             ));
         }
-        if w.id() == "W6" {
+        let para = times[Impl::ALL.len() - 1];
+        let para_peaks = if w.id() == "W6" {
             let n = w.items();
             let mut reference_10n = None;
+            let mut para_peaks = (0, 0);
             for (note, imp) in notes.iter_mut().zip(Impl::ALL) {
                 eprintln!("  W6 peak memory: {} at N and 10 N ...", imp.name());
                 let (sum_n, peak_n) = w6_peak(imp, n, args.threads);
@@ -253,8 +256,22 @@ fn main() {
                     imp.name()
                 );
                 *note = format!("VmHWM {} at N, {} at 10 N", mib(peak_n), mib(peak_10n));
+                if imp == Impl::Para {
+                    para_peaks = (peak_n, peak_10n);
+                }
             }
-        }
+            Some(para_peaks)
+        } else {
+            None
+        };
+        let bar = Bar {
+            id: w.id(),
+            times: &times,
+            para,
+            threads: args.threads,
+            cores,
+        };
+        bars.push(bar.verdict(para_peaks));
         for ((imp, &t), note) in Impl::ALL.into_iter().zip(&times).zip(&notes) {
             table.push(format!(
                 "| {} `{}` | {} | {} | {:.2}x | {:.2} | {} |",
@@ -271,5 +288,102 @@ fn main() {
     println!("{}\n", table.join("\n"));
     for line in footnotes {
         println!("{line}");
+    }
+    println!("\nBars (BENCHMARKS.md, at {} threads):", args.threads);
+    for line in bars {
+        println!("- {line}");
+    }
+}
+
+/// One workload's results, judged against its bar in BENCHMARKS.md.
+struct Bar<'a> {
+    id: &'static str,
+    /// Median ns per item, in [`Impl::ALL`] order.
+    times: &'a [f64],
+    para: f64,
+    threads: usize,
+    cores: usize,
+}
+
+impl Bar<'_> {
+    fn time(&self, imp: Impl) -> f64 {
+        let i = Impl::ALL.iter().position(|&x| x == imp).expect("listed");
+        self.times[i]
+    }
+
+    /// The fastest of `imps` and its name.
+    fn best(&self, imps: &[Impl]) -> (f64, &'static str) {
+        imps.iter()
+            .map(|&imp| (self.time(imp), imp.name()))
+            .fold((f64::INFINITY, ""), |a, b| if b.0 < a.0 { b } else { a })
+    }
+
+    fn met(ok: bool) -> &'static str {
+        if ok {
+            "met"
+        } else {
+            "NOT met"
+        }
+    }
+
+    /// One line: the bar, the measured figure, and whether it is met.
+    /// `w6_peaks`: Para's VmHWM (KiB) at N and 10 N.
+    fn verdict(&self, w6_peaks: Option<(u64, u64)>) -> String {
+        let sequential = self.time(Impl::Sequential);
+        match self.id {
+            "W1" | "W4" => {
+                // Rayon is not a pipeline: it fuses the stages into one
+                // parallel loop, so the bar compares with the pipelines.
+                let (best, name) = self.best(&[Impl::Crossbeam, Impl::CrossbeamBatch]);
+                let ratio = self.para / best;
+                format!(
+                    "{}: para {:.2}x the time per item of the best pipeline alternative \
+                     ({name}); bar: at most 0.50x: {}",
+                    self.id,
+                    ratio,
+                    Self::met(ratio <= 0.5)
+                )
+            }
+            "W2" | "W3" => {
+                let speedup = sequential / self.para;
+                let (best, name) = self.best(&[Impl::Rayon, Impl::Crossbeam, Impl::CrossbeamBatch]);
+                let best_speedup = sequential / best;
+                // 0.95 x threads, but no more threads than cores can run.
+                let want = 0.95 * self.threads.min(self.cores) as f64;
+                format!(
+                    "{}: para speed-up {speedup:.2}x; bar: at least {want:.2}x (0.95 x {} \
+                     usable threads) and at least the best alternative's ({name} {best_speedup:.2}x): {}",
+                    self.id,
+                    self.threads.min(self.cores),
+                    Self::met(speedup >= want && self.para <= best)
+                )
+            }
+            "W5" => {
+                let bound = Stateful::bound_ns(self.threads, self.cores);
+                let ratio = self.para / bound;
+                format!(
+                    "W5: para {ratio:.3}x the bound ({}); bar: within 5%: {}",
+                    per_item(bound),
+                    Self::met(ratio <= 1.05)
+                )
+            }
+            "W6" => {
+                let (at_n, at_10n) = w6_peaks.expect("W6 measures peak memory");
+                let (best, name) = self.best(&[Impl::Rayon, Impl::Crossbeam, Impl::CrossbeamBatch]);
+                // "The same at N and 10 N": within 10% (the allocator's
+                // own bookkeeping varies a little from run to run).
+                let flat = at_10n as f64 <= at_n as f64 * 1.1;
+                format!(
+                    "W6: para VmHWM {} at N, {} at 10 N (bar: the same: {}); time per item \
+                     {:.2}x the best alternative ({name}) (bar: at most 1.00x: {})",
+                    mib(at_n),
+                    mib(at_10n),
+                    Self::met(flat),
+                    self.para / best,
+                    Self::met(self.para <= best)
+                )
+            }
+            other => format!("{other}: no bar"),
+        }
     }
 }
