@@ -234,7 +234,7 @@ fn main() {
                 *note = format!("{:.2}x the bound ({})", t / bound, per_item(bound));
             }
             footnotes.push(format!(
-                "W5: bound = max(2 µs / {} threads, 0.5 µs, 2.5 µs / {cores} cores) = {}",
+                "W5: bound = max(2 µs / {} threads, 0.5 µs, 2.5 µs / min({0} threads, {cores} cores)) = {}",
                 args.threads,
                 per_item(bound)
             ));
