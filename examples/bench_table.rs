@@ -290,6 +290,13 @@ fn main() {
         println!("{line}");
     }
     println!("\nBars (BENCHMARKS.md, at {} threads):", args.threads);
+    if args.scale != 1.0 {
+        println!(
+            "(scale {}: the bars are defined at the full sizes, so at this scale the \
+             verdicts below only exercise the judging)",
+            args.scale
+        );
+    }
     for line in bars {
         println!("- {line}");
     }
