@@ -293,6 +293,9 @@ pub(crate) struct Cx<'r, 'g> {
     level: usize,
     /// How many tasks this worker is running inline inside one another.
     inline_depth: usize,
+    /// The task this worker is running holds a claim slot (a serial or
+    /// replicate-limited stage): see [`Cx::run_or_schedule`].
+    holding_slot: bool,
     /// A batch handed straight to a stage run inline (see [`Cx::deliver`]).
     handoff: Handoff,
     /// This thread's worker index (`None`: a device lane or the caller).
@@ -343,6 +346,7 @@ impl<'r, 'g> Cx<'r, 'g> {
             stats: vec![NodeStats::default(); run.nodes.len()],
             level: 0,
             inline_depth: 0,
+            holding_slot: false,
             handoff: Handoff::EMPTY,
             worker: None,
         }
@@ -359,10 +363,12 @@ impl<'r, 'g> Cx<'r, 'g> {
     pub(crate) fn execute(&mut self, task: Task) {
         let node = task.node as usize;
         let saved = std::mem::replace(&mut self.level, self.run.plans[node].level);
+        let saved_hold = std::mem::replace(&mut self.holding_slot, task.slot != NO_SLOT);
         let result = catch_unwind(AssertUnwindSafe(|| {
             self.run.nodes[node].run(self, task.slot);
         }));
         self.level = saved;
+        self.holding_slot = saved_hold;
         if let Err(payload) = result {
             self.run.fail(node, payload);
         }
@@ -377,7 +383,11 @@ impl<'r, 'g> Cx<'r, 'g> {
     /// priority (so a higher-priority task cannot be passed over: by default
     /// downstream stages rank higher), and only to a bounded depth. The
     /// emitter's source keeps producing meanwhile: a source reschedules
-    /// itself before it emits, so an idle worker steals the next batch.
+    /// itself before it emits, so an idle worker steals the next batch. A
+    /// serial stage does not reschedule itself (its holder drains its
+    /// inbox), so while a task holds a claim slot, downstream work is
+    /// queued: run inline, a heavy parallel stage behind a serial one would
+    /// keep the serial stage held, and run no faster than the two in series.
     pub(crate) fn run_or_schedule(&mut self, task: Task) {
         if self.may_inline(task.node as usize) {
             self.run_inline(task);
@@ -388,6 +398,7 @@ impl<'r, 'g> Cx<'r, 'g> {
 
     fn may_inline(&self, node: usize) -> bool {
         self.local.is_some()
+            && !self.holding_slot
             && self.run.plans[node].level >= self.level
             && self.inline_depth < MAX_INLINE_DEPTH
             && !self.cancelled()
