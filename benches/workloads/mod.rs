@@ -79,8 +79,27 @@ pub trait Workload: Sync {
     fn name(&self) -> &'static str;
     /// Items the source yields (the unit of "time per item").
     fn items(&self) -> u64;
+    /// The plain loop on the calling thread; returns the checksum.
+    fn sequential(&self) -> u64;
+    /// The idiomatic rayon version on `threads` threads.
+    fn rayon(&self, threads: usize) -> u64;
+    /// The crossbeam-channel pipeline, one item per message.
+    fn crossbeam(&self, threads: usize) -> u64;
+    /// The crossbeam-channel pipeline, [`BATCH`] items per message.
+    fn crossbeam_batch(&self, threads: usize) -> u64;
+    /// Para's `pipeline!`, written the way a user would.
+    fn para(&self, threads: usize) -> u64;
+
     /// Runs the workload once with `imp` on `threads` threads; returns the checksum.
-    fn run(&self, imp: Impl, threads: usize) -> u64;
+    fn run(&self, imp: Impl, threads: usize) -> u64 {
+        match imp {
+            Impl::Sequential => self.sequential(),
+            Impl::Rayon => self.rayon(threads),
+            Impl::Crossbeam => self.crossbeam(threads),
+            Impl::CrossbeamBatch => self.crossbeam_batch(threads),
+            Impl::Para => self.para(threads),
+        }
+    }
     /// Extra checks beyond checksum equality, run once (W3: the round trip).
     fn verify(&self, _threads: usize) {}
     /// What a report should say about how the input was made, if anything

@@ -2,8 +2,8 @@
 //! 1 ns each, a serial sink taking the wrapping sum. Measures the per-item
 //! scheduling cost.
 
+use super::Workload;
 use super::{batch_channel, item_channel, rayon_pool, scaled, send_batches, spawn_stage};
-use super::{Impl, Workload};
 use para::prelude::*;
 use rayon::prelude::*;
 use std::hint::black_box;
@@ -29,6 +29,20 @@ impl Fine {
         Fine {
             n: scaled(20_000_000, scale, 1_000),
         }
+    }
+}
+
+impl Workload for Fine {
+    fn id(&self) -> &'static str {
+        "W1"
+    }
+
+    fn name(&self) -> &'static str {
+        "fine"
+    }
+
+    fn items(&self) -> u64 {
+        self.n
     }
 
     fn sequential(&self) -> u64 {
@@ -112,29 +126,5 @@ impl Fine {
             => |x| x ^ (x >> 7)
             => |x| sum = sum.wrapping_add(x));
         sum
-    }
-}
-
-impl Workload for Fine {
-    fn id(&self) -> &'static str {
-        "W1"
-    }
-
-    fn name(&self) -> &'static str {
-        "fine"
-    }
-
-    fn items(&self) -> u64 {
-        self.n
-    }
-
-    fn run(&self, imp: Impl, threads: usize) -> u64 {
-        match imp {
-            Impl::Sequential => self.sequential(),
-            Impl::Rayon => self.rayon(threads),
-            Impl::Crossbeam => self.crossbeam(threads),
-            Impl::CrossbeamBatch => self.crossbeam_batch(threads),
-            Impl::Para => self.para(threads),
-        }
     }
 }

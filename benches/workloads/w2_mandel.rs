@@ -4,7 +4,7 @@
 //! Checksum: FNV-1a 64 of the image. Measures load balance and ordering.
 
 use super::{batch_channel, fnv1a, item_channel, rayon_pool, send_batches, spawn_stage};
-use super::{Impl, Reorder, Workload};
+use super::{Reorder, Workload};
 use para::prelude::*;
 use rayon::prelude::*;
 
@@ -46,6 +46,20 @@ impl Mandel {
 
     fn image_len(&self) -> usize {
         self.side * self.side
+    }
+}
+
+impl Workload for Mandel {
+    fn id(&self) -> &'static str {
+        "W2"
+    }
+
+    fn name(&self) -> &'static str {
+        "mandel"
+    }
+
+    fn items(&self) -> u64 {
+        self.side as u64
     }
 
     fn sequential(&self) -> u64 {
@@ -128,29 +142,5 @@ impl Mandel {
         let mut image = Vec::with_capacity(self.image_len());
         pipeline!(threads = threads, 0..h => |y| self.row(y) => #[ordered] |r| image.extend_from_slice(&r));
         fnv1a(&image)
-    }
-}
-
-impl Workload for Mandel {
-    fn id(&self) -> &'static str {
-        "W2"
-    }
-
-    fn name(&self) -> &'static str {
-        "mandel"
-    }
-
-    fn items(&self) -> u64 {
-        self.side as u64
-    }
-
-    fn run(&self, imp: Impl, threads: usize) -> u64 {
-        match imp {
-            Impl::Sequential => self.sequential(),
-            Impl::Rayon => self.rayon(threads),
-            Impl::Crossbeam => self.crossbeam(threads),
-            Impl::CrossbeamBatch => self.crossbeam_batch(threads),
-            Impl::Para => self.para(threads),
-        }
     }
 }

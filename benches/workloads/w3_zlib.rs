@@ -9,7 +9,7 @@
 //! 1024 coarse items do, so it is measured as is.
 
 use super::{batch_channel, fnv1a, item_channel, rayon_pool, send_batches, spawn_stage};
-use super::{Impl, Reorder, Workload};
+use super::{Reorder, Workload};
 use flate2::write::ZlibEncoder;
 use flate2::Compression;
 use para::prelude::*;
@@ -91,6 +91,24 @@ impl Zlib {
         }
         out
     }
+}
+
+impl Workload for Zlib {
+    fn id(&self) -> &'static str {
+        "W3"
+    }
+
+    fn name(&self) -> &'static str {
+        "zlib"
+    }
+
+    fn items(&self) -> u64 {
+        self.text.len().div_ceil(CHUNK) as u64
+    }
+
+    fn sequential(&self) -> u64 {
+        fnv1a(&self.sequential_output())
+    }
 
     fn rayon(&self, threads: usize) -> u64 {
         // Ordered output: collect the compressed chunks in order, then write them.
@@ -161,30 +179,6 @@ impl Zlib {
         let mut out = Vec::with_capacity(self.text.len() / 2);
         pipeline!(threads = threads, self.chunks() => zlib => #[ordered] |z| append(&mut out, &z));
         fnv1a(&out)
-    }
-}
-
-impl Workload for Zlib {
-    fn id(&self) -> &'static str {
-        "W3"
-    }
-
-    fn name(&self) -> &'static str {
-        "zlib"
-    }
-
-    fn items(&self) -> u64 {
-        self.text.len().div_ceil(CHUNK) as u64
-    }
-
-    fn run(&self, imp: Impl, threads: usize) -> u64 {
-        match imp {
-            Impl::Sequential => fnv1a(&self.sequential_output()),
-            Impl::Rayon => self.rayon(threads),
-            Impl::Crossbeam => self.crossbeam(threads),
-            Impl::CrossbeamBatch => self.crossbeam_batch(threads),
-            Impl::Para => self.para(threads),
-        }
     }
 
     /// Decompressing the ordered output gives the input back. (The other

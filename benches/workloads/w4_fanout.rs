@@ -4,7 +4,7 @@
 //! fan-out/fan-in cost per item.
 
 use super::{batch_channel, item_channel, rayon_pool, scaled, spawn_stage};
-use super::{Impl, Workload, BATCH};
+use super::{Workload, BATCH};
 use para::prelude::*;
 use rayon::prelude::*;
 use std::hint::black_box;
@@ -32,6 +32,20 @@ impl Fanout {
         (sum as u64)
             .wrapping_mul(0x9e37_79b9_7f4a_7c15)
             .wrapping_add(count)
+    }
+}
+
+impl Workload for Fanout {
+    fn id(&self) -> &'static str {
+        "W4"
+    }
+
+    fn name(&self) -> &'static str {
+        "fanout"
+    }
+
+    fn items(&self) -> u64 {
+        self.n as u64
     }
 
     fn sequential(&self) -> u64 {
@@ -142,29 +156,5 @@ impl Fanout {
         pipeline!(threads = threads,
             0..self.n => (|x| (x * 2, x) => |(x2, x)| x2 - x, |x| -x) => |x| { sum += x; count += 1 });
         self.checksum(sum, count)
-    }
-}
-
-impl Workload for Fanout {
-    fn id(&self) -> &'static str {
-        "W4"
-    }
-
-    fn name(&self) -> &'static str {
-        "fanout"
-    }
-
-    fn items(&self) -> u64 {
-        self.n as u64
-    }
-
-    fn run(&self, imp: Impl, threads: usize) -> u64 {
-        match imp {
-            Impl::Sequential => self.sequential(),
-            Impl::Rayon => self.rayon(threads),
-            Impl::Crossbeam => self.crossbeam(threads),
-            Impl::CrossbeamBatch => self.crossbeam_batch(threads),
-            Impl::Para => self.para(threads),
-        }
     }
 }

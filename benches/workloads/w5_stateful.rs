@@ -11,8 +11,8 @@
 //! with `black_box`) but not checksummed. The checksum is the wrapping sum of
 //! the serial stage's outputs, each a function of its item alone.
 
+use super::Workload;
 use super::{batch_channel, item_channel, rayon_pool, scaled, send_batches, spawn_stage};
-use super::{Impl, Workload};
 use para::prelude::*;
 use rayon::prelude::*;
 use std::hint::black_box;
@@ -85,6 +85,20 @@ impl Stateful {
         (PARALLEL_NS / threads as f64)
             .max(SERIAL_NS)
             .max((PARALLEL_NS + SERIAL_NS) / threads.min(cores) as f64)
+    }
+}
+
+impl Workload for Stateful {
+    fn id(&self) -> &'static str {
+        "W5"
+    }
+
+    fn name(&self) -> &'static str {
+        "stateful"
+    }
+
+    fn items(&self) -> u64 {
+        self.n
     }
 
     fn sequential(&self) -> u64 {
@@ -203,30 +217,6 @@ impl Stateful {
             => |s| sum = sum.wrapping_add(s));
         black_box(h);
         sum
-    }
-}
-
-impl Workload for Stateful {
-    fn id(&self) -> &'static str {
-        "W5"
-    }
-
-    fn name(&self) -> &'static str {
-        "stateful"
-    }
-
-    fn items(&self) -> u64 {
-        self.n
-    }
-
-    fn run(&self, imp: Impl, threads: usize) -> u64 {
-        match imp {
-            Impl::Sequential => self.sequential(),
-            Impl::Rayon => self.rayon(threads),
-            Impl::Crossbeam => self.crossbeam(threads),
-            Impl::CrossbeamBatch => self.crossbeam_batch(threads),
-            Impl::Para => self.para(threads),
-        }
     }
 
     fn note(&self) -> Option<String> {

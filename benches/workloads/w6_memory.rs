@@ -3,8 +3,8 @@
 //! peak memory (VmHWM), which must not grow with N; the table binary measures
 //! it in a child process per implementation, at N and 10 N.
 
+use super::Workload;
 use super::{batch_channel, item_channel, rayon_pool, scaled, send_batches, spawn_stage};
-use super::{Impl, Workload};
 use para::prelude::*;
 use rayon::prelude::*;
 use std::hint::black_box;
@@ -39,6 +39,20 @@ impl Memory {
     /// W6 with exactly `n` items (the memory child process).
     pub fn with_items(n: u64) -> Self {
         Memory { n }
+    }
+}
+
+impl Workload for Memory {
+    fn id(&self) -> &'static str {
+        "W6"
+    }
+
+    fn name(&self) -> &'static str {
+        "memory"
+    }
+
+    fn items(&self) -> u64 {
+        self.n
     }
 
     fn sequential(&self) -> u64 {
@@ -97,29 +111,5 @@ impl Memory {
         let mut sum = 0u64;
         pipeline!(threads = threads, (0..self.n).map(fresh) => |v| byte_sum(&v) => |s| sum += s);
         sum
-    }
-}
-
-impl Workload for Memory {
-    fn id(&self) -> &'static str {
-        "W6"
-    }
-
-    fn name(&self) -> &'static str {
-        "memory"
-    }
-
-    fn items(&self) -> u64 {
-        self.n
-    }
-
-    fn run(&self, imp: Impl, threads: usize) -> u64 {
-        match imp {
-            Impl::Sequential => self.sequential(),
-            Impl::Rayon => self.rayon(threads),
-            Impl::Crossbeam => self.crossbeam(threads),
-            Impl::CrossbeamBatch => self.crossbeam_batch(threads),
-            Impl::Para => self.para(threads),
-        }
     }
 }
