@@ -36,28 +36,19 @@
 
 #![warn(missing_docs)]
 
-mod batch;
-mod claim;
-pub mod combinators;
-mod completion;
-mod device;
-mod graph;
-mod inbox;
-mod node;
-mod order;
-mod park;
-mod queue;
-mod report;
-mod run;
-mod scheduler;
-mod sleep;
-mod source;
-mod split;
-mod stage;
+mod api;
+mod build;
+mod data;
+mod exec;
+mod nodes;
+mod protocol;
 mod sync;
-mod worker;
 
-pub use graph::{Graph, NodeId, Options, Port, DEFAULT_BATCH};
-pub use report::{NodeReport, Report};
-pub use split::{IntoSplit, Split, VecIter, VecSplit};
-pub use stage::{Input, Output, Stage, StageMode};
+pub use api::combinators;
+pub use api::id::NodeId;
+pub use api::report::{NodeReport, Report};
+pub use api::split::{IntoSplit, Split, VecIter, VecSplit};
+pub use api::stage::{Input, Output, Stage, StageMode};
+pub use build::graph::Graph;
+pub use build::options::{Options, DEFAULT_BATCH};
+pub use build::port::Port;

@@ -1,8 +1,15 @@
-//! The one place that imports atomics, locks, `Arc` and condition variables.
+//! The one place that imports threads, atomics, locks, `Arc`, condition
+//! variables and channels: every other module takes them from here.
 //!
-//! Under `cfg(loom)` every primitive comes from [loom] so the models in the
-//! crate's `#[cfg(loom)]` tests explore all interleavings of the real code;
-//! otherwise they are the standard library's.
+//! Under `cfg(loom)` the primitives the protocols use (atomics, `Arc`,
+//! `Mutex`, `Condvar`) come from [loom], so the models in the crate's
+//! `#[cfg(loom)]` tests explore all interleavings of the real code;
+//! otherwise they are the standard library's. Threads and channels serve
+//! the start and end of a run and the device lanes (`exec::scheduler`,
+//! `nodes::device`), which the loom models do not cover: loom has no scoped
+//! threads and no `select`, so they are the standard library's and
+//! crossbeam's in both configurations, but still only reached through here,
+//! so that a model of them has one place to switch.
 
 #[cfg(loom)]
 pub(crate) use loom::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -13,6 +20,18 @@ pub(crate) use loom::sync::{Arc, Condvar, Mutex, MutexGuard};
 pub(crate) use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
 #[cfg(not(loom))]
 pub(crate) use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+
+pub(crate) use crossbeam_utils::{Backoff, CachePadded};
+
+/// Channels: the device lanes' job queue and the run's shutdown signal.
+pub(crate) mod channel {
+    pub(crate) use crossbeam_channel::{bounded, select, unbounded, Receiver, Sender};
+}
+
+/// Threads: device lanes are scoped threads of the run.
+pub(crate) mod thread {
+    pub(crate) use std::thread::{scope, Builder};
+}
 
 /// Locks `mutex`, ignoring poisoning.
 ///

@@ -19,10 +19,10 @@
 //! threads went from 0.50 to 0.64 ns/item). Device lanes and the caller
 //! neither take nor give spares.
 
-use crate::batch::Batch;
-use crate::queue::SharedQueue;
+use crate::data::batch::Batch;
+use crate::data::queue::SharedQueue;
+use crate::sync::CachePadded;
 use crate::sync::Mutex;
-use crossbeam_utils::CachePadded;
 
 /// Spare buffers kept per shelf; more are freed. A batch is usually handed
 /// on inline and its buffer comes straight back, so a few suffice.

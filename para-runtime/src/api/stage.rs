@@ -1,7 +1,7 @@
 //! The [`Stage`] trait: what a node of the graph does with a batch of items.
 //!
 //! Closures passed to the [`Graph`](crate::Graph) builder are wrapped in the
-//! adapters of this module; the combinators of [`crate::combinators`] and user
+//! adapters of this module; the combinators of [`crate::api::combinators`] and user
 //! types implement [`Stage`] directly. A stage is called once per batch with an
 //! [`Input`] (an iterator over the batch) and an [`Output`] (where results go),
 //! so the per-item path is a plain, inlined loop.
@@ -20,7 +20,7 @@ pub enum StageMode {
     /// (like oneTBB's `serial_in_order`).
     Ordered,
     /// A serial stage whose output batches do not match its input batches
-    /// (it regroups items, like [`batch`](crate::combinators::batch)). It sees
+    /// (it regroups items, like [`batch`](crate::api::combinators::batch)). It sees
     /// items in source order when a single source feeds it, and its output
     /// counts as a new source for ordered stages further down.
     Regroup,
@@ -192,7 +192,7 @@ impl<'a, T> Output<'a, T> {
     }
 
     /// Asks the run to stop its sources: no new items enter the graph, the
-    /// items already inside finish. Used by [`take`](crate::combinators::take).
+    /// items already inside finish. Used by [`take`](crate::api::combinators::take).
     pub fn stop_sources(&mut self) {
         self.stop = true;
     }

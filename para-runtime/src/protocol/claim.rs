@@ -181,7 +181,7 @@ mod tests {
 #[cfg(all(test, loom))]
 mod loom_models {
     use super::*;
-    use crate::queue::SharedQueue;
+    use crate::data::queue::SharedQueue;
     use crate::sync::{lock, Arc, Mutex};
     use loom::thread;
 

@@ -6,7 +6,7 @@
 //! name on [`Graph`](crate::Graph), which also lets closure parameters be
 //! inferred from the upstream item type.
 
-use crate::stage::{Input, Output, Stage, StageMode};
+use crate::api::stage::{Input, Output, Stage, StageMode};
 use crate::sync::{lock, AtomicBool, AtomicUsize, Mutex, Ordering};
 
 /// Keeps the items for which the predicate returns `true` (parallel).

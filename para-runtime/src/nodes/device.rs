@@ -14,15 +14,19 @@
 //! With `threads = 1` jobs run inline on the worker, keeping the run
 //! deterministic.
 
-use crate::batch::{Batch, Tag};
-use crate::claim::Slots;
-use crate::inbox::Inbox;
-use crate::node::{hold_slot, notify_delivery, take_outlets, Node, Outlets, Wire};
-use crate::run::{Cx, NodePlan, Timer};
+use crate::api::id::NodeId;
+use crate::data::batch::{Batch, Tag};
+use crate::data::inbox::Inbox;
+use crate::exec::executor::Executor;
+use crate::exec::node::Node;
+use crate::exec::plan::NodePlan;
+use crate::exec::run::Culprit;
+use crate::exec::stats::Timer;
+use crate::nodes::outlets::{hold_slot, notify_delivery, take_outlets, Outlets, Wire};
+use crate::protocol::claim::Slots;
+use crate::sync::channel::{self, Receiver, Sender};
 use crate::sync::{lock, Arc, Mutex};
-use crossbeam_channel::{Receiver, Sender};
 use std::collections::HashMap;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 
 /// The body of a device stage.
 pub(crate) trait DeviceBody<In, Out>: Send + Sync {
@@ -49,12 +53,24 @@ impl<In, Out, F: FnMut(Vec<In>) -> Vec<Out> + Send> DeviceBody<In, Out> for Excl
 }
 
 /// Where one input batch's items sit inside a job.
-struct Segment {
-    len: usize,
-    /// Whole batch: its tag and weight. Part of a larger batch: the
-    /// reassembly it belongs to and its part index.
-    whole: Option<(Tag, usize)>,
-    part: Option<(u64, usize)>,
+enum Segment {
+    /// A whole input batch of `len` items: its tag and weight.
+    Whole { len: usize, tag: Tag, weight: usize },
+    /// Part `index` of an input batch cut across jobs, whose outputs are
+    /// reassembled in `assembly` before they move on.
+    Part {
+        len: usize,
+        assembly: u64,
+        index: usize,
+    },
+}
+
+impl Segment {
+    fn len(&self) -> usize {
+        match *self {
+            Segment::Whole { len, .. } | Segment::Part { len, .. } => len,
+        }
+    }
 }
 
 struct Job<In> {
@@ -77,7 +93,7 @@ struct Assembly<Out> {
 }
 
 pub(crate) struct DeviceNode<In, Out, B> {
-    id: usize,
+    id: NodeId,
     size: usize,
     inbox: Arc<Inbox<In>>,
     wire: Wire<Out>,
@@ -93,7 +109,7 @@ pub(crate) struct DeviceNode<In, Out, B> {
 
 impl<In, Out, B> DeviceNode<In, Out, B> {
     pub(crate) fn new(
-        id: usize,
+        id: NodeId,
         size: usize,
         inbox: Arc<Inbox<In>>,
         wire: Wire<Out>,
@@ -112,7 +128,7 @@ impl<In, Out, B> DeviceNode<In, Out, B> {
                 segments: Vec::new(),
                 next_assembly: 0,
             }),
-            jobs: crossbeam_channel::unbounded(),
+            jobs: channel::unbounded(),
             assemblies: Mutex::new(HashMap::new()),
             body,
             forward_empty: false,
@@ -123,14 +139,14 @@ impl<In, Out, B> DeviceNode<In, Out, B> {
 
 impl<In: Send, Out: Send, B: DeviceBody<In, Out>> DeviceNode<In, Out, B> {
     /// Moves one input batch into the accumulator, cutting jobs as it fills.
-    fn accept(&self, cx: &mut Cx<'_, '_>, acc: &mut Accumulator<In>, batch: Batch<In>) {
+    fn accept(&self, ex: &mut Executor<'_, '_>, acc: &mut Accumulator<In>, batch: Batch<In>) {
         let Batch { items, tag, weight } = batch;
         let room = self.size - acc.items.len();
         if items.len() <= room {
-            acc.segments.push(Segment {
+            acc.segments.push(Segment::Whole {
                 len: items.len(),
-                whole: Some((tag, weight)),
-                part: None,
+                tag,
+                weight,
             });
             acc.items.extend(items);
         } else {
@@ -150,19 +166,19 @@ impl<In: Send, Out: Send, B: DeviceBody<In, Out>> DeviceNode<In, Out, B> {
             let mut items = items.into_iter();
             for part in 0..parts {
                 let take = (self.size - acc.items.len()).min(items.len());
-                acc.segments.push(Segment {
+                acc.segments.push(Segment::Part {
                     len: take,
-                    whole: None,
-                    part: Some((assembly, part)),
+                    assembly,
+                    index: part,
                 });
                 acc.items.extend(items.by_ref().take(take));
                 if acc.items.len() == self.size && part + 1 < parts {
-                    self.cut_job(cx, acc);
+                    self.cut_job(ex, acc);
                 }
             }
         }
         if acc.items.len() >= self.size {
-            self.cut_job(cx, acc);
+            self.cut_job(ex, acc);
         }
     }
 
@@ -170,22 +186,22 @@ impl<In: Send, Out: Send, B: DeviceBody<In, Out>> DeviceNode<In, Out, B> {
     /// then completes those batches once the accumulator lock is released
     /// (completing may finish the node, which takes that lock). Returns
     /// whether it cut a job first (`flush_first`) or took in any batch.
-    fn hold(&self, cx: &mut Cx<'_, '_>, slot: usize, flush_first: bool) -> bool {
+    fn hold(&self, ex: &mut Executor<'_, '_>, slot: usize, flush_first: bool) -> bool {
         let mut done = 0;
         let mut flushed = false;
         {
             let mut acc = lock(&self.acc);
             if flush_first && !acc.segments.is_empty() {
                 flushed = true;
-                self.cut_job(cx, &mut acc);
+                self.cut_job(ex, &mut acc);
             }
-            hold_slot(cx, self.id, &self.slots, slot, &self.inbox, |cx, batch| {
-                self.accept(cx, &mut acc, batch);
+            hold_slot(ex, self.id, &self.slots, slot, &self.inbox, |ex, batch| {
+                self.accept(ex, &mut acc, batch);
                 done += 1;
             });
         }
         for _ in 0..done {
-            cx.complete(self.id);
+            ex.complete(self.id);
         }
         // Batches taken in (a lane's output of a job that an earlier stall
         // flush cut upstream, say) may leave a new partial job: a stall flush
@@ -195,7 +211,7 @@ impl<In: Send, Out: Send, B: DeviceBody<In, Out>> DeviceNode<In, Out, B> {
     }
 
     /// Sends what the accumulator holds to the lanes as one job.
-    fn cut_job(&self, cx: &mut Cx<'_, '_>, acc: &mut Accumulator<In>) {
+    fn cut_job(&self, ex: &mut Executor<'_, '_>, acc: &mut Accumulator<In>) {
         if acc.segments.is_empty() {
             return;
         }
@@ -203,17 +219,17 @@ impl<In: Send, Out: Send, B: DeviceBody<In, Out>> DeviceNode<In, Out, B> {
             items: std::mem::replace(&mut acc.items, Vec::with_capacity(self.size)),
             segments: std::mem::take(&mut acc.segments),
         };
-        cx.hold(self.id);
+        ex.hold(self.id);
         if self.inline {
-            self.run_job(cx, job);
+            self.run_job(ex, job);
         } else if let Err(unsent) = self.jobs.0.send(job) {
             drop(unsent); // unreachable: the node owns the receiver
-            cx.complete(self.id);
+            ex.complete(self.id);
         }
     }
 
     /// Runs one job on the calling lane and sends its outputs on.
-    fn run_job(&self, cx: &mut Cx<'_, '_>, job: Job<In>) {
+    fn run_job(&self, ex: &mut Executor<'_, '_>, job: Job<In>) {
         let started = Timer::always();
         let Job { items, segments } = job;
         let in_len = items.len();
@@ -226,28 +242,29 @@ impl<In: Send, Out: Send, B: DeviceBody<In, Out>> DeviceNode<In, Out, B> {
             panic!(
                 "para: device stage '{}' returned {} items for a batch of {}; a #[gpu] body \
                  must return exactly one output per input, in order",
-                cx.plan(self.id).label,
+                ex.plan(self.id).label,
                 outputs.len(),
                 in_len
             );
         }
         // Recorded before emitting, which may run downstream stages inline.
-        cx.record(self.id, in_len, in_len, started);
+        ex.record(self.id, in_len, in_len, started);
         let mut outputs = outputs.into_iter();
         for segment in segments {
-            let part: Vec<Out> = outputs.by_ref().take(segment.len).collect();
-            match (segment.whole, segment.part) {
-                (Some((tag, weight)), _) => {
-                    self.outlets.emit(cx, part, tag, weight, self.forward_empty)
+            let part: Vec<Out> = outputs.by_ref().take(segment.len()).collect();
+            match segment {
+                Segment::Whole { tag, weight, .. } => {
+                    self.outlets.emit(ex, part, tag, weight, self.forward_empty)
                 }
-                (None, Some((assembly, index))) => self.reassemble(cx, assembly, index, part),
-                (None, None) => unreachable!("a segment is whole or a part"),
+                Segment::Part {
+                    assembly, index, ..
+                } => self.reassemble(ex, assembly, index, part),
             }
         }
-        cx.complete(self.id);
+        ex.complete(self.id);
     }
 
-    fn reassemble(&self, cx: &mut Cx<'_, '_>, assembly: u64, index: usize, part: Vec<Out>) {
+    fn reassemble(&self, ex: &mut Executor<'_, '_>, assembly: u64, index: usize, part: Vec<Out>) {
         let mut assemblies = lock(&self.assemblies);
         let entry = assemblies.get_mut(&assembly).expect("assembly registered");
         entry.parts[index] = Some(part);
@@ -259,7 +276,7 @@ impl<In: Send, Out: Send, B: DeviceBody<In, Out>> DeviceNode<In, Out, B> {
         drop(assemblies);
         let items: Vec<Out> = done.parts.into_iter().flatten().flatten().collect();
         self.outlets
-            .emit(cx, items, done.tag, done.weight, self.forward_empty);
+            .emit(ex, items, done.tag, done.weight, self.forward_empty);
     }
 }
 
@@ -270,40 +287,38 @@ impl<In: Send, Out: Send, B: DeviceBody<In, Out>> Node for DeviceNode<In, Out, B
         self.inline = plan.lanes == 0;
     }
 
-    fn run(&self, cx: &mut Cx<'_, '_>, slot: u32) {
+    fn run(&self, ex: &mut Executor<'_, '_>, slot: u32) {
         let slot = slot as usize;
         self.slots.start(slot);
-        self.hold(cx, slot, false);
+        self.hold(ex, slot, false);
     }
 
-    fn on_delivered(&self, cx: &mut Cx<'_, '_>) {
-        notify_delivery(cx, self.id, Some(&self.slots));
+    fn on_delivered(&self, ex: &mut Executor<'_, '_>) {
+        notify_delivery(ex, self.id, Some(&self.slots));
     }
 
-    fn finish(&self, cx: &mut Cx<'_, '_>) {
+    fn finish(&self, ex: &mut Executor<'_, '_>) {
         let mut acc = lock(&self.acc);
-        self.cut_job(cx, &mut acc);
+        self.cut_job(ex, &mut acc);
     }
 
-    fn flush_stalled(&self, cx: &mut Cx<'_, '_>) -> bool {
+    fn flush_stalled(&self, ex: &mut Executor<'_, '_>) -> bool {
         match self.slots.try_take_idle() {
-            Some(slot) => self.hold(cx, slot, true),
+            Some(slot) => self.hold(ex, slot, true),
             None => false,
         }
     }
 
-    fn lane(&self, cx: &mut Cx<'_, '_>, shutdown: &Receiver<()>) {
+    fn lane(&self, ex: &mut Executor<'_, '_>, shutdown: &Receiver<()>) {
         loop {
-            crossbeam_channel::select! {
+            channel::select! {
                 recv(self.jobs.1) -> job => {
                     let Ok(job) = job else { return };
-                    if cx.cancelled() {
+                    if ex.cancelled() {
                         continue; // dropping the job drops its items
                     }
-                    let result = catch_unwind(AssertUnwindSafe(|| self.run_job(cx, job)));
-                    if let Err(payload) = result {
-                        cx.run.fail(self.id, payload);
-                    }
+                    let run = ex.run;
+                    run.catch(Culprit::Node(self.id), || self.run_job(ex, job));
                 }
                 recv(shutdown) -> _ => return,
             }

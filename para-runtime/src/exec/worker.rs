@@ -2,14 +2,15 @@
 //! from a random victim, highest priority level first), run it, and sleep
 //! when there is nothing to do.
 
-use crate::run::{Cx, Run, Task};
-use crate::sleep::Wake;
-use crossbeam_utils::Backoff;
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use crate::exec::executor::Executor;
+use crate::exec::run::{Culprit, Run};
+use crate::exec::task::Task;
+use crate::protocol::sleep::Wake;
+use crate::sync::Backoff;
 
 /// Runs worker `index` of `run` until the run is done or cancelled.
 pub(crate) fn worker_main(run: &Run<'_>, index: usize) {
-    let mut cx = Cx::worker(run, index);
+    let mut ex = Executor::worker(run, index);
     run.sleep.register();
     let mut rng = XorShift::new(index as u64 + 1);
     // Whether this worker ran a task or flushed since it last slept.
@@ -18,26 +19,26 @@ pub(crate) fn worker_main(run: &Run<'_>, index: usize) {
         if run.is_cancelled() {
             break;
         }
-        if let Some(task) = find_task(&cx, index, &mut rng) {
+        if let Some(task) = find_task(&ex, index, &mut rng) {
             worked = true;
-            cx.execute(task);
+            ex.execute(task);
             continue;
         }
         if run.is_done() {
             break;
         }
-        if let Some(task) = spin_for_task(&cx, index, &mut rng) {
+        if let Some(task) = spin_for_task(&ex, index, &mut rng) {
             worked = true;
-            cx.execute(task);
+            ex.execute(task);
             continue;
         }
         let ready = || run.has_work() || run.is_done() || run.is_cancelled();
         let wake = run.sleep.sleep(ready, std::mem::take(&mut worked));
         if wake == Wake::Stalled {
-            worked = flush_partials(&mut cx);
+            worked = flush_partials(&mut ex);
         }
     }
-    run.merge_stats(&cx.stats);
+    run.merge_stats(&ex.stats);
 }
 
 /// Every worker is idle and no task is queued: nothing else is coming, so
@@ -45,34 +46,30 @@ pub(crate) fn worker_main(run: &Run<'_>, index: usize) {
 /// emit it now.
 /// Returns whether anything was emitted.
 #[cold]
-fn flush_partials(cx: &mut Cx<'_, '_>) -> bool {
-    let run = cx.run;
+fn flush_partials(ex: &mut Executor<'_, '_>) -> bool {
+    let run = ex.run;
     let mut flushed = false;
-    for id in 0..run.nodes.len() {
-        if run.plans[id].has_partial && run.try_hold(id) {
-            let result = catch_unwind(AssertUnwindSafe(|| run.nodes[id].flush_stalled(cx)));
-            match result {
-                Ok(emitted) => flushed |= emitted,
-                Err(payload) => {
-                    run.fail(id, payload);
-                    return true;
-                }
+    for id in run.node_ids() {
+        if run.plan(id).has_partial && run.try_hold(id) {
+            match run.catch(Culprit::Node(id), || run.node(id).flush_stalled(ex)) {
+                Some(emitted) => flushed |= emitted,
+                None => return true,
             }
-            cx.complete(id);
+            ex.complete(id);
         }
     }
     flushed
 }
 
 /// A short spin before sleeping: work often appears within microseconds.
-fn spin_for_task(cx: &Cx<'_, '_>, index: usize, rng: &mut XorShift) -> Option<Task> {
+fn spin_for_task(ex: &Executor<'_, '_>, index: usize, rng: &mut XorShift) -> Option<Task> {
     let backoff = Backoff::new();
     while !backoff.is_completed() {
         backoff.snooze();
-        if let Some(task) = find_task(cx, index, rng) {
+        if let Some(task) = find_task(ex, index, rng) {
             return Some(task);
         }
-        if cx.run.is_done() || cx.run.is_cancelled() {
+        if ex.run.is_done() || ex.run.is_cancelled() {
             return None;
         }
     }
@@ -81,9 +78,9 @@ fn spin_for_task(cx: &Cx<'_, '_>, index: usize, rng: &mut XorShift) -> Option<Ta
 
 /// Looks for a task, highest priority level first: own deque, then the
 /// injector, then the other workers' deques starting at a random victim.
-fn find_task(cx: &Cx<'_, '_>, index: usize, rng: &mut XorShift) -> Option<Task> {
-    let run = cx.run;
-    let local = cx.local().expect("workers have deques");
+fn find_task(ex: &Executor<'_, '_>, index: usize, rng: &mut XorShift) -> Option<Task> {
+    let run = ex.run;
+    let local = ex.local().expect("workers have deques");
     let workers = run.thieves.len();
     for level in (0..run.levels).rev() {
         if let Some(task) = local[level].pop() {

@@ -7,7 +7,7 @@
 //! path from the origin). Items of those batches are then interleaved by
 //! origin index, and for one origin item, by path (branch order).
 
-use crate::batch::{Batch, Tag};
+use crate::data::batch::{Batch, Tag};
 use std::collections::BTreeMap;
 
 /// Batches waiting for their turn at an ordered stage.

@@ -34,12 +34,12 @@
 //! are added with [`Capacity::add`] and may take `alive` past the bound; the
 //! bound is kept on what sources let in.
 
-use crate::sync::{AtomicBool, AtomicUsize, Ordering};
-use crossbeam_utils::CachePadded;
+use crate::api::id::NodeId;
+use crate::sync::{AtomicBool, AtomicUsize, CachePadded, Ordering};
 
 /// The parked flag of one source.
 struct Source {
-    node: usize,
+    node: NodeId,
     parked: CachePadded<AtomicBool>,
 }
 
@@ -47,7 +47,7 @@ struct Source {
 /// flags.
 pub(crate) struct Capacity {
     alive: CachePadded<AtomicUsize>,
-    /// `usize::MAX` when unbounded.
+    /// Most items alive (`usize::MAX`: in effect unbounded).
     capacity: usize,
     /// Highest `alive` seen (for tests and reports of bounded runs). On a
     /// line of its own: `alive` changes with every batch.
@@ -57,9 +57,9 @@ pub(crate) struct Capacity {
 }
 
 impl Capacity {
-    /// `capacity` items at most (`None`: unbounded), fed by the source nodes
-    /// `sources` (ascending node ids).
-    pub(crate) fn new(capacity: Option<usize>, sources: impl IntoIterator<Item = usize>) -> Self {
+    /// `capacity` items at most, fed by the source nodes `sources`
+    /// (ascending node ids).
+    pub(crate) fn new(capacity: usize, sources: impl IntoIterator<Item = NodeId>) -> Self {
         let sources: Box<[Source]> = sources
             .into_iter()
             .map(|node| Source {
@@ -73,7 +73,7 @@ impl Capacity {
         );
         Capacity {
             alive: CachePadded::new(AtomicUsize::new(0)),
-            capacity: capacity.unwrap_or(usize::MAX),
+            capacity,
             peak: CachePadded::new(AtomicUsize::new(0)),
             sources,
         }
@@ -83,7 +83,7 @@ impl Capacity {
         self.capacity != usize::MAX
     }
 
-    fn parked(&self, source: usize) -> &AtomicBool {
+    fn parked(&self, source: NodeId) -> &AtomicBool {
         let i = self
             .sources
             .binary_search_by_key(&source, |s| s.node)
@@ -115,7 +115,12 @@ impl Capacity {
     /// rescheduled (by a release or [`Capacity::unpark`]), or was already
     /// rescheduled meanwhile. Calls `unparked` for every source to
     /// reschedule (when the reservation gives room back).
-    pub(crate) fn reserve(&self, source: usize, want: usize, unparked: impl FnMut(usize)) -> usize {
+    pub(crate) fn reserve(
+        &self,
+        source: NodeId,
+        want: usize,
+        unparked: impl FnMut(NodeId),
+    ) -> usize {
         if !self.bounded() {
             return want;
         }
@@ -194,7 +199,7 @@ impl Capacity {
 
     /// Items left the graph: makes room and calls `unparked` for every
     /// parked source, which the caller must reschedule.
-    pub(crate) fn release(&self, n: usize, mut unparked: impl FnMut(usize)) {
+    pub(crate) fn release(&self, n: usize, mut unparked: impl FnMut(NodeId)) {
         if !self.bounded() || n == 0 {
             return;
         }
@@ -215,7 +220,7 @@ impl Capacity {
     /// Unparks `source` regardless of room (it was stopped and must run once
     /// more to see it). Returns whether it was parked: the caller must then
     /// reschedule it.
-    pub(crate) fn unpark(&self, source: usize) -> bool {
+    pub(crate) fn unpark(&self, source: NodeId) -> bool {
         if !self.bounded() {
             return false;
         }
@@ -231,34 +236,42 @@ impl Capacity {
 mod tests {
     use super::*;
 
+    fn id(index: usize) -> NodeId {
+        NodeId::new(index)
+    }
+
+    fn ids<const N: usize>(indices: [usize; N]) -> [NodeId; N] {
+        indices.map(NodeId::new)
+    }
+
     #[test]
     fn park_and_unpark() {
-        let cap = Capacity::new(Some(4), [0, 2]);
+        let cap = Capacity::new(4, ids([0, 2]));
         let mut woken = Vec::new();
-        assert_eq!(cap.reserve(0, 3, |s| woken.push(s)), 3);
-        assert_eq!(cap.reserve(2, 3, |s| woken.push(s)), 1);
-        assert_eq!(cap.reserve(0, 3, |s| woken.push(s)), 0); // parked
-        assert_eq!(cap.reserve(2, 1, |s| woken.push(s)), 0); // parked
+        assert_eq!(cap.reserve(id(0), 3, |s| woken.push(s)), 3);
+        assert_eq!(cap.reserve(id(2), 3, |s| woken.push(s)), 1);
+        assert_eq!(cap.reserve(id(0), 3, |s| woken.push(s)), 0); // parked
+        assert_eq!(cap.reserve(id(2), 1, |s| woken.push(s)), 0); // parked
         assert!(woken.is_empty());
         cap.release(2, |s| woken.push(s));
-        assert_eq!(woken, [0, 2]);
+        assert_eq!(woken, ids([0, 2]));
         assert_eq!(cap.alive(), 2);
-        assert!(!cap.unpark(0));
-        assert_eq!(cap.reserve(0, 9, |s| woken.push(s)), 2);
-        assert_eq!(cap.reserve(0, 9, |s| woken.push(s)), 0);
-        assert!(cap.unpark(0));
-        assert!(!cap.unpark(0));
+        assert!(!cap.unpark(id(0)));
+        assert_eq!(cap.reserve(id(0), 9, |s| woken.push(s)), 2);
+        assert_eq!(cap.reserve(id(0), 9, |s| woken.push(s)), 0);
+        assert!(cap.unpark(id(0)));
+        assert!(!cap.unpark(id(0)));
         cap.add(5);
         assert_eq!(cap.peak(), 9);
     }
 
     #[test]
     fn unbounded_never_parks() {
-        let cap = Capacity::new(None, [0]);
-        assert_eq!(cap.reserve(0, 1000, |_| unreachable!()), 1000);
+        let cap = Capacity::new(usize::MAX, ids([0]));
+        assert_eq!(cap.reserve(id(0), 1000, |_| unreachable!()), 1000);
         cap.add(10);
         cap.release(10, |_| unreachable!());
-        assert!(!cap.unpark(0));
+        assert!(!cap.unpark(id(0)));
         assert_eq!(cap.peak(), 0);
     }
 }
@@ -266,6 +279,14 @@ mod tests {
 #[cfg(all(test, loom))]
 mod loom_models {
     use super::*;
+
+    fn id(index: usize) -> NodeId {
+        NodeId::new(index)
+    }
+
+    fn ids<const N: usize>(indices: [usize; N]) -> [NodeId; N] {
+        indices.map(NodeId::new)
+    }
     use crate::sync::Arc;
     use loom::thread;
 
@@ -282,13 +303,13 @@ mod loom_models {
     #[test]
     fn parked_source_is_rescheduled() {
         model(|| {
-            let cap = Arc::new(Capacity::new(Some(1), [0]));
+            let cap = Arc::new(Capacity::new(1, ids([0])));
             cap.add(1); // the item the sink holds
             let rescheduled = counter();
             let source = {
                 let (cap, rescheduled) = (cap.clone(), rescheduled.clone());
                 thread::spawn(move || {
-                    let k = cap.reserve(0, 1, |_| {
+                    let k = cap.reserve(id(0), 1, |_| {
                         rescheduled.fetch_add(1, Ordering::Relaxed);
                     });
                     assert!(cap.alive() <= 1);
@@ -299,7 +320,7 @@ mod loom_models {
                 let (cap, rescheduled) = (cap.clone(), rescheduled.clone());
                 thread::spawn(move || {
                     cap.release(1, |s| {
-                        assert_eq!(s, 0);
+                        assert_eq!(s, id(0));
                         rescheduled.fetch_add(1, Ordering::Relaxed);
                     });
                     assert!(cap.alive() <= 1);
@@ -312,7 +333,7 @@ mod loom_models {
             assert_eq!(cap.alive(), k);
             if r == 1 {
                 // The rescheduled task finds the room it was woken for.
-                assert_eq!(cap.reserve(0, 1, |_| unreachable!()), 1);
+                assert_eq!(cap.reserve(id(0), 1, |_| unreachable!()), 1);
             }
         });
     }
@@ -323,7 +344,7 @@ mod loom_models {
     #[test]
     fn two_releasers_and_a_stop() {
         model(|| {
-            let cap = Arc::new(Capacity::new(Some(2), [0]));
+            let cap = Arc::new(Capacity::new(2, ids([0])));
             cap.add(2);
             let stopped = Arc::new(AtomicBool::new(false));
             let rescheduled = counter();
@@ -334,7 +355,7 @@ mod loom_models {
                     if stopped.load(Ordering::Acquire) {
                         return None; // closes instead of producing
                     }
-                    let k = cap.reserve(0, 2, |_| {
+                    let k = cap.reserve(id(0), 2, |_| {
                         rescheduled.fetch_add(1, Ordering::Relaxed);
                     });
                     assert!(cap.alive() <= 2);
@@ -354,7 +375,7 @@ mod loom_models {
             let b = sink();
             // The `take` (here: the main thread) stops the source.
             stopped.store(true, Ordering::Release);
-            if cap.unpark(0) {
+            if cap.unpark(id(0)) {
                 rescheduled.fetch_add(1, Ordering::Relaxed);
             }
             let k = source.join().unwrap();

@@ -1,0 +1,497 @@
+//! [`Graph`]: the builder users call. It builds; the planner
+//! (`build::plan`) analyses; the executor (`exec`) runs.
+
+use crate::api::combinators;
+use crate::api::id::NodeId;
+use crate::api::report::Report;
+use crate::api::split::{IntoSplit, Split};
+use crate::api::stage::{MapFn, SerialFn, Stage, StageMode};
+use crate::build::options::Options;
+use crate::build::plan::{plan, Role, Spec};
+use crate::build::port::Port;
+use crate::data::inbox::Inbox;
+use crate::exec::node::Node;
+use crate::exec::scheduler::run_to_end;
+use crate::nodes::device::{DeviceNode, ExclusiveBody, SharedBody};
+use crate::nodes::outlets::{Edge, Wire};
+use crate::nodes::source::{IterSupply, SourceNode, SplitSupply};
+use crate::nodes::stage::StageNode;
+use crate::sync::{lock, Arc, Mutex};
+use std::fmt;
+
+/// A graph of typed stages, built at run time and run on all cores.
+///
+/// Stages may borrow from the caller's stack: [`Graph::run`] returns only
+/// after every stage has finished, like `std::thread::scope`.
+///
+/// ```
+/// use para_runtime::Graph;
+///
+/// let data = vec![0, 1, 2];
+/// let mut sum = 0;
+/// let mut g = Graph::new();
+/// let src = g.source(data);
+/// // The seed example: fan-out to two branches, fan-in to one sink.
+/// let [a, b] = <[_; 2]>::try_from(g.fan_out(src, 2)).unwrap();
+/// let a = g.map(a, |x: i32| (x * 2, x));
+/// let a = g.map(a, |(x2, x)| x2 - x);
+/// let b = g.map(b, |x: i32| -x);
+/// let joined = g.fan_in([a, b]);
+/// g.sink(joined, |x| sum += x);
+/// let report = g.run();
+/// assert_eq!(sum, 0);
+/// assert_eq!(report.nodes.len(), 5);
+/// ```
+pub struct Graph<'a> {
+    nodes: Vec<Box<dyn Node + 'a>>,
+    specs: Vec<Spec>,
+}
+
+impl Default for Graph<'_> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for Graph<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Graph")
+            .field("nodes", &self.nodes.len())
+            .finish()
+    }
+}
+
+impl<'a> Graph<'a> {
+    /// An empty graph.
+    pub fn new() -> Self {
+        Graph {
+            nodes: Vec::new(),
+            specs: Vec::new(),
+        }
+    }
+
+    /// Number of nodes so far.
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Whether the graph has no node.
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    fn push_spec(&mut self, kind: &'static str, role: Role) -> NodeId {
+        self.specs.push(Spec {
+            label: None,
+            kind,
+            role,
+            upstream: Vec::new(),
+            downstream: Vec::new(),
+            edge_keys: Vec::new(),
+            priority: None,
+            replicate: None,
+        });
+        NodeId::new(self.specs.len() - 1)
+    }
+
+    fn spec_mut(&mut self, id: NodeId) -> &mut Spec {
+        &mut self.specs[id.index()]
+    }
+
+    /// Connects every node of `from` to node `to` through `inbox`.
+    ///
+    /// A wire's edge order is its fan-out branch order (the path digit an
+    /// ordered stage sorts by, see `Outlets::emit`), so each edge goes in at
+    /// the place of its branch key rather than at the end: branches of one
+    /// fan-out may be connected in any order.
+    fn connect<T>(&mut self, from: Port<T>, to: NodeId, inbox: &Arc<Inbox<T>>) {
+        for ((end, wire), key) in from.ends.into_iter().zip(from.wires).zip(from.branches) {
+            let spec = self.spec_mut(end);
+            let at = spec.edge_keys.partition_point(|k| *k <= key);
+            lock(&wire).edges.insert(
+                at,
+                Edge {
+                    target: to,
+                    inbox: inbox.clone(),
+                },
+            );
+            spec.edge_keys.insert(at, key);
+            spec.downstream.insert(at, to);
+            self.spec_mut(to).upstream.push(end);
+        }
+    }
+
+    /// A serial source: one worker at a time pulls batches from `iter`.
+    pub fn source<I>(&mut self, iter: I) -> Port<I::Item>
+    where
+        I: IntoIterator,
+        I::IntoIter: Send + 'a,
+        I::Item: Send + 'a,
+    {
+        let id = self.push_spec("source", Role::Source);
+        let wire = Wire::default();
+        self.nodes.push(Box::new(SourceNode::new(
+            id,
+            IterSupply(iter.into_iter()),
+            wire.clone(),
+        )));
+        Port::single(id, wire)
+    }
+
+    /// A splittable source (`#[split]`): several workers produce parts of it
+    /// at once. Items are integers for ranges, `&T` for slices, `T` for
+    /// `Vec<T>`.
+    ///
+    /// ```
+    /// let mut g = para_runtime::Graph::new();
+    /// let src = g.split_source(0..10_000u64);
+    /// let squares = g.map(src, |x| x * x);
+    /// let mut sum = 0;
+    /// g.sink(squares, |x| sum += x);
+    /// g.run();
+    /// assert_eq!(sum, (0..10_000u64).map(|x| x * x).sum());
+    /// ```
+    pub fn split_source<S>(&mut self, source: S) -> Port<<S::Split as Split>::Item>
+    where
+        S: IntoSplit,
+        S::Split: 'a,
+        <S::Split as Split>::Item: 'a,
+    {
+        let id = self.push_spec("split", Role::Source);
+        let wire = Wire::default();
+        self.nodes.push(Box::new(SourceNode::new(
+            id,
+            SplitSupply(Some(source.into_split())),
+            wire.clone(),
+        )));
+        Port::single(id, wire)
+    }
+
+    /// Any [`Stage`]: a combinator or a stage type of your own.
+    pub fn stage<T, S>(&mut self, from: Port<T>, stage: S) -> Port<S::Out>
+    where
+        T: Send + 'a,
+        S: Stage<T> + 'a,
+        S::Out: 'a,
+    {
+        let kind = stage.name();
+        self.add_stage(from, stage, kind)
+    }
+
+    fn add_stage<T, S>(&mut self, from: Port<T>, stage: S, kind: &'static str) -> Port<S::Out>
+    where
+        T: Send + 'a,
+        S: Stage<T> + 'a,
+        S::Out: 'a,
+    {
+        let id = self.push_spec(kind, Role::Stage(stage.mode()));
+        let inbox = Arc::new(Inbox::new());
+        self.connect(from, id, &inbox);
+        let wire = Wire::default();
+        self.nodes
+            .push(Box::new(StageNode::new(id, stage, inbox, wire.clone())));
+        Port::single(id, wire)
+    }
+
+    /// A parallel map: many workers call `f` at once.
+    pub fn map<T, U, F>(&mut self, from: Port<T>, f: F) -> Port<U>
+    where
+        T: Send + 'a,
+        U: Send + 'a,
+        F: Fn(T) -> U + Send + Sync + 'a,
+    {
+        self.add_stage(from, MapFn(f), "map")
+    }
+
+    /// A stateful map (`#[serial]`): one worker at a time, any order.
+    pub fn serial_map<T, U, F>(&mut self, from: Port<T>, f: F) -> Port<U>
+    where
+        T: Send + 'a,
+        U: Send + 'a,
+        F: FnMut(T) -> U + Send + 'a,
+    {
+        self.add_stage(
+            from,
+            SerialFn::new(f, StageMode::Serial, "serial"),
+            "serial",
+        )
+    }
+
+    /// An ordered map (`#[ordered]`): one worker at a time, items in source
+    /// order, even after filters, flat-maps, fan-outs and fan-ins upstream.
+    ///
+    /// # Panics
+    ///
+    /// When the run starts, if items can reach it from several sources.
+    pub fn ordered_map<T, U, F>(&mut self, from: Port<T>, f: F) -> Port<U>
+    where
+        T: Send + 'a,
+        U: Send + 'a,
+        F: FnMut(T) -> U + Send + 'a,
+    {
+        self.add_stage(
+            from,
+            SerialFn::new(f, StageMode::Ordered, "ordered"),
+            "ordered",
+        )
+    }
+
+    /// A serial sink: one worker at a time, so `f` may mutate captured state.
+    pub fn sink<T, R, F>(&mut self, from: Port<T>, f: F) -> NodeId
+    where
+        T: Send + 'a,
+        R: Send + 'a,
+        F: FnMut(T) -> R + Send + 'a,
+    {
+        self.add_stage(from, SerialFn::new(f, StageMode::Serial, "sink"), "sink")
+            .node()
+    }
+
+    /// A parallel sink (`#[parallel]`): many workers call `f` at once.
+    pub fn parallel_sink<T, R, F>(&mut self, from: Port<T>, f: F) -> NodeId
+    where
+        T: Send + 'a,
+        R: Send + 'a,
+        F: Fn(T) -> R + Send + Sync + 'a,
+    {
+        self.add_stage(from, MapFn(f), "sink").node()
+    }
+
+    /// An ordered sink: items in source order (see [`Graph::ordered_map`]).
+    pub fn ordered_sink<T, R, F>(&mut self, from: Port<T>, f: F) -> NodeId
+    where
+        T: Send + 'a,
+        R: Send + 'a,
+        F: FnMut(T) -> R + Send + 'a,
+    {
+        self.add_stage(
+            from,
+            SerialFn::new(f, StageMode::Ordered, "ordered"),
+            "ordered sink",
+        )
+        .node()
+    }
+
+    /// Keeps the items for which `predicate` holds (parallel).
+    pub fn filter<T, F>(&mut self, from: Port<T>, predicate: F) -> Port<T>
+    where
+        T: Send + 'a,
+        F: Fn(&T) -> bool + Send + Sync + 'a,
+    {
+        self.stage(from, combinators::filter(predicate))
+    }
+
+    /// Maps to `Option` and keeps the `Some` values (parallel).
+    pub fn filter_map<T, U, F>(&mut self, from: Port<T>, f: F) -> Port<U>
+    where
+        T: Send + 'a,
+        U: Send + 'a,
+        F: Fn(T) -> Option<U> + Send + Sync + 'a,
+    {
+        self.stage(from, combinators::filter_map(f))
+    }
+
+    /// Maps each item to an iterable and emits its items (parallel).
+    pub fn flat_map<T, I, F>(&mut self, from: Port<T>, f: F) -> Port<I::Item>
+    where
+        T: Send + 'a,
+        I: IntoIterator,
+        I::Item: Send + 'a,
+        F: Fn(T) -> I + Send + Sync + 'a,
+    {
+        self.stage(from, combinators::flat_map(f))
+    }
+
+    /// Calls `f` on each item and passes it on (parallel).
+    pub fn inspect<T, F>(&mut self, from: Port<T>, f: F) -> Port<T>
+    where
+        T: Send + 'a,
+        F: Fn(&T) + Send + Sync + 'a,
+    {
+        self.stage(from, combinators::inspect(f))
+    }
+
+    /// Groups items into `Vec`s of up to `size` (see [`combinators::batch`]).
+    pub fn batch<T: Send + 'a>(&mut self, from: Port<T>, size: usize) -> Port<Vec<T>> {
+        self.stage(from, combinators::batch(size))
+    }
+
+    /// Splits `Vec`s (or any iterables) back into items.
+    pub fn unbatch<I>(&mut self, from: Port<I>) -> Port<I::Item>
+    where
+        I: IntoIterator + Send + 'a,
+        I::Item: Send + 'a,
+    {
+        self.stage(from, combinators::unbatch())
+    }
+
+    /// Passes the first `n` items in source order, then stops the sources.
+    pub fn take<T: Send + 'a>(&mut self, from: Port<T>, n: usize) -> Port<T> {
+        self.stage(from, combinators::take(n))
+    }
+
+    /// Passes items in source order while `predicate` holds, then stops the
+    /// sources.
+    pub fn take_while<T, F>(&mut self, from: Port<T>, predicate: F) -> Port<T>
+    where
+        T: Send + 'a,
+        F: Fn(&T) -> bool + Send + Sync + 'a,
+    {
+        self.stage(from, combinators::take_while(predicate))
+    }
+
+    /// A device stage (`#[gpu(batch = N, lanes = L)]`): `f` takes batches of
+    /// up to `batch` items and must return one output per input, in order.
+    /// It runs on `lanes` dedicated threads that do not count against
+    /// `threads`; workers never wait for it.
+    ///
+    /// # Panics
+    ///
+    /// If `batch` or `lanes` is 0. During the run, if `f` returns a
+    /// different number of items than it was given.
+    pub fn device<T, U, F>(&mut self, from: Port<T>, batch: usize, lanes: usize, f: F) -> Port<U>
+    where
+        T: Send + 'a,
+        U: Send + 'a,
+        F: Fn(Vec<T>) -> Vec<U> + Send + Sync + 'a,
+    {
+        assert!(lanes > 0, "para: a #[gpu] stage needs at least one lane");
+        self.add_device(from, batch, lanes, SharedBody(f))
+    }
+
+    /// A device stage with one lane whose body may be `FnMut` (it can own a
+    /// device handle). See [`Graph::device`].
+    pub fn device_mut<T, U, F>(&mut self, from: Port<T>, batch: usize, f: F) -> Port<U>
+    where
+        T: Send + 'a,
+        U: Send + 'a,
+        F: FnMut(Vec<T>) -> Vec<U> + Send + 'a,
+    {
+        self.add_device(from, batch, 1, ExclusiveBody(Mutex::new(f)))
+    }
+
+    fn add_device<T, U, B>(&mut self, from: Port<T>, batch: usize, lanes: usize, body: B) -> Port<U>
+    where
+        T: Send + 'a,
+        U: Send + 'a,
+        B: crate::nodes::device::DeviceBody<T, U> + 'a,
+    {
+        let id = self.push_spec("device", Role::Device { lanes, batch });
+        let inbox = Arc::new(Inbox::new());
+        self.connect(from, id, &inbox);
+        let wire = Wire::default();
+        self.nodes.push(Box::new(DeviceNode::new(
+            id,
+            batch,
+            inbox,
+            wire.clone(),
+            body,
+        )));
+        Port::single(id, wire)
+    }
+
+    /// Splits a port into `n` branches: every branch gets every item (the
+    /// last branch the original, the others clones). An ordered stage where
+    /// branches meet again sees, for each item, the outputs of branch 0
+    /// first, then branch 1, and so on, whatever order the branches are
+    /// connected to their stages in.
+    ///
+    /// # Panics
+    ///
+    /// If `n` is 0.
+    pub fn fan_out<T: Clone + Send + 'a>(&mut self, from: Port<T>, n: usize) -> Vec<Port<T>> {
+        assert!(n > 0, "para: a fan-out needs at least one branch");
+        for wire in &from.wires {
+            lock(wire).clone = Some(Vec::<T>::extend_from_slice);
+        }
+        (0..n)
+            .map(|branch| Port {
+                ends: from.ends.clone(),
+                wires: from.wires.clone(),
+                branches: from
+                    .branches
+                    .iter()
+                    .map(|key| {
+                        let mut key = key.clone();
+                        key.push(branch as u32);
+                        key
+                    })
+                    .collect(),
+            })
+            .collect()
+    }
+
+    /// Joins ports into one: the stage it feeds gets the items of all.
+    ///
+    /// # Panics
+    ///
+    /// If `ports` is empty.
+    pub fn fan_in<T>(&mut self, ports: impl IntoIterator<Item = Port<T>>) -> Port<T> {
+        let mut joined = Port {
+            ends: Vec::new(),
+            wires: Vec::new(),
+            branches: Vec::new(),
+        };
+        for port in ports {
+            joined.ends.extend(port.ends);
+            joined.wires.extend(port.wires);
+            joined.branches.extend(port.branches);
+        }
+        assert!(
+            !joined.ends.is_empty(),
+            "para: fan_in needs at least one port"
+        );
+        joined
+    }
+
+    /// Names a node (reports, panic messages).
+    pub fn label(&mut self, node: NodeId, label: impl Into<String>) -> &mut Self {
+        self.spec_mut(node).label = Some(label.into());
+        self
+    }
+
+    /// Sets a node's priority (`#[priority(N)]`): among ready stages,
+    /// higher runs first. Nodes without one rank below any positive priority
+    /// and, among themselves, downstream and stateful stages first.
+    pub fn priority(&mut self, node: NodeId, priority: i32) -> &mut Self {
+        self.spec_mut(node).priority = Some(priority);
+        self
+    }
+
+    /// At most `n` workers run this parallel stage at once (`#[replicate(N)]`).
+    /// Serial stages already run on one worker at a time.
+    ///
+    /// # Panics
+    ///
+    /// If `n` is 0.
+    pub fn replicate(&mut self, node: NodeId, n: usize) -> &mut Self {
+        assert!(
+            n > 0,
+            "para: replicate(0): a stage needs at least one worker"
+        );
+        self.spec_mut(node).replicate = Some(n);
+        self
+    }
+
+    /// Runs the graph with default [`Options`] and returns its [`Report`].
+    pub fn run(self) -> Report {
+        self.run_with(Options::new())
+    }
+
+    /// Runs the graph. Blocks until every stage has finished. If a stage
+    /// panics, the run is cancelled, every item still inside is dropped, and
+    /// the panic resumes here.
+    ///
+    /// # Panics
+    ///
+    /// If `threads`, `capacity` or `batch` is 0, if an ordered stage can be
+    /// reached from several sources, or if a stage panics.
+    pub fn run_with(mut self, options: Options<'_>) -> Report {
+        let settings = options.resolve(&self.specs);
+        let plans = plan(&self.specs, settings.threads);
+        for (node, plan) in self.nodes.iter_mut().zip(&plans) {
+            node.prepare(plan);
+        }
+        run_to_end(self.nodes, plans, settings)
+    }
+}

@@ -1,0 +1,308 @@
+//! [`Executor`]: one thread's handle on a run. Every node acts through it:
+//! to schedule tasks, deliver batches downstream, give back completion
+//! tokens, reserve and release capacity, and record its statistics.
+//!
+//! A worker's executor owns its deques and runs downstream work inline
+//! when it may (see [`Executor::run_or_schedule`]); the executor of a
+//! device lane or of the caller (an *outsider*) pushes to the shared
+//! injectors instead.
+
+use crate::api::id::NodeId;
+use crate::data::batch::Batch;
+use crate::data::inbox::Inbox;
+use crate::data::queue::LocalQueue;
+use crate::exec::handoff::Handoff;
+use crate::exec::plan::NodePlan;
+use crate::exec::run::{Culprit, Run};
+use crate::exec::stats::{NodeStats, Timer};
+use crate::exec::task::{Task, NO_SLOT};
+use crate::protocol::completion::Completion;
+use crate::sync::Ordering;
+
+/// How deep a worker nests downstream tasks run inline before it queues them
+/// instead (bounds the stack; a chain is rarely deeper).
+const MAX_INLINE_DEPTH: usize = 16;
+
+/// A batch's target duration in one stage: long enough that scheduling (a few
+/// hundred ns per batch) is a small fraction, short enough to spread work.
+const TARGET_BATCH_NS: u64 = 50_000;
+
+/// A thread's handle on the run: a worker (with its own deques) or a device
+/// lane / the caller (pushing to the shared injectors).
+pub(crate) struct Executor<'r, 'g> {
+    pub(crate) run: &'r Run<'g>,
+    local: Option<Vec<LocalQueue<Task>>>,
+    pub(crate) stats: Vec<NodeStats>,
+    /// Priority level of the task this worker is running (see
+    /// [`Executor::run_or_schedule`]).
+    level: usize,
+    /// How many tasks this worker is running inline inside one another.
+    inline_depth: usize,
+    /// The task this worker is running holds a claim slot (a serial or
+    /// replicate-limited stage): see [`Executor::run_or_schedule`].
+    holding_slot: bool,
+    /// A batch handed straight to a stage run inline (see `handoff`).
+    handoff: Handoff,
+    /// This thread's worker index (`None`: a device lane or the caller).
+    worker: Option<usize>,
+}
+
+impl<'r, 'g> Executor<'r, 'g> {
+    /// The executor of worker `index` of `run`, with its deques.
+    pub(crate) fn worker(run: &'r Run<'g>, index: usize) -> Self {
+        Executor {
+            worker: Some(index),
+            ..Executor::new(run, Some(run.take_locals(index)))
+        }
+    }
+
+    /// The executor of a thread that is not a worker (a device lane, the
+    /// caller): it pushes to the shared injectors.
+    pub(crate) fn outsider(run: &'r Run<'g>) -> Self {
+        Executor::new(run, None)
+    }
+
+    fn new(run: &'r Run<'g>, local: Option<Vec<LocalQueue<Task>>>) -> Self {
+        Executor {
+            run,
+            local,
+            stats: vec![NodeStats::default(); run.nodes.len()],
+            level: 0,
+            inline_depth: 0,
+            holding_slot: false,
+            handoff: Handoff::EMPTY,
+            worker: None,
+        }
+    }
+
+    /// This thread's worker index (`None`: a device lane or the caller),
+    /// which picks its shelf of spare buffers (see `data::inbox`).
+    pub(crate) fn worker_index(&self) -> Option<usize> {
+        self.worker
+    }
+
+    /// Runs `task` on this thread, catching a panic in user code as the
+    /// run's failure (attributed to the task's node).
+    pub(crate) fn execute(&mut self, task: Task) {
+        let node = task.node;
+        let saved = std::mem::replace(&mut self.level, self.run.plan(node).level);
+        let saved_hold = std::mem::replace(&mut self.holding_slot, task.slot != NO_SLOT);
+        let run = self.run;
+        run.catch(Culprit::Node(node), || run.node(node).run(self, task.slot));
+        self.level = saved;
+        self.holding_slot = saved_hold;
+    }
+
+    /// Runs the task a delivery calls for right here, inside the emitting
+    /// task, or queues it. Running it here hands the batch on while it is
+    /// hot in this core's cache and skips a queue round trip and a wake-up,
+    /// which is what makes fine-grained chains cheap (oneTBB's pipeline
+    /// likewise carries a token through consecutive stages on one thread).
+    /// Only a worker does this, only for a stage of at least the emitter's
+    /// priority (so a higher-priority task cannot be passed over: by default
+    /// downstream stages rank higher), and only to a bounded depth. The
+    /// emitter's source keeps producing meanwhile: a source reschedules
+    /// itself before it emits, so an idle worker steals the next batch. A
+    /// serial stage does not reschedule itself (its holder drains its
+    /// inbox), so while a task holds a claim slot, downstream work is
+    /// queued: run inline, a heavy parallel stage behind a serial one would
+    /// keep the serial stage held, and run no faster than the two in series.
+    pub(crate) fn run_or_schedule(&mut self, task: Task) {
+        if self.may_inline(task.node) {
+            self.run_inline(task);
+        } else {
+            self.schedule(task);
+        }
+    }
+
+    fn may_inline(&self, node: NodeId) -> bool {
+        self.local.is_some()
+            && !self.holding_slot
+            && self.run.plan(node).level >= self.level
+            && self.inline_depth < MAX_INLINE_DEPTH
+            && !self.cancelled()
+    }
+
+    fn run_inline(&mut self, task: Task) {
+        self.inline_depth += 1;
+        self.execute(task);
+        self.inline_depth -= 1;
+    }
+
+    /// Takes the batch handed to the stage whose inbox is `inbox`, if one
+    /// was (see [`Executor::deliver`]). A stage that takes handoffs calls
+    /// this first thing in `run`.
+    pub(crate) fn take_handoff<T>(&mut self, inbox: &Inbox<T>) -> Option<Batch<T>> {
+        self.handoff.take(inbox)
+    }
+
+    /// This worker's deques (`None` for an outsider).
+    pub(crate) fn local(&self) -> Option<&[LocalQueue<Task>]> {
+        self.local.as_deref()
+    }
+
+    pub(crate) fn plan(&self, id: NodeId) -> &'r NodePlan {
+        self.run.plan(id)
+    }
+
+    pub(crate) fn cancelled(&self) -> bool {
+        self.run.is_cancelled()
+    }
+
+    /// Queues a task and wakes a sleeping worker if there is one.
+    pub(crate) fn schedule(&mut self, task: Task) {
+        let level = self.run.plan(task.node).level;
+        match &self.local {
+            Some(local) => local[level].push(task),
+            None => self.run.injectors[level].push(task),
+        }
+        self.run.sleep.notify_work();
+    }
+
+    /// Hands `batch` to node `target` through its inbox.
+    pub(crate) fn deliver<T>(&mut self, target: NodeId, inbox: &Inbox<T>, batch: Batch<T>) {
+        // Count the batch before it can be seen, so the target cannot drain
+        // to zero while it is on its way.
+        self.run.core(target).pending.add();
+        if self.run.node(target).takes_handoff() && self.may_inline(target) {
+            // Run the target here on this very batch: no inbox round trip.
+            // `slot` stays untouched in this frame until the inline run has
+            // returned and the handoff is cleared (the `handoff` invariant).
+            debug_assert!(self.handoff.is_empty(), "nested handoff");
+            let mut slot = Some(batch);
+            self.handoff = Handoff::to(inbox, &mut slot);
+            self.run_inline(Task::unclaimed(target));
+            self.handoff = Handoff::EMPTY;
+            let Some(batch) = slot else {
+                return;
+            };
+            // Not taken (the run was cancelled first): queue it as usual.
+            inbox.push(batch);
+            self.schedule(Task::unclaimed(target));
+            return;
+        }
+        inbox.push(batch);
+        self.run.node(target).on_delivered(self);
+    }
+
+    /// Takes one more token of node `id` (a device job in flight, a part of
+    /// a split source being produced).
+    pub(crate) fn hold(&mut self, id: NodeId) {
+        self.run.core(id).pending.add();
+    }
+
+    /// Gives back one token of node `id`; finishes and closes it at zero.
+    pub(crate) fn complete(&mut self, id: NodeId) {
+        match self.run.core(id).pending.complete() {
+            Completion::Continue => {}
+            Completion::Finish => self.finish(id),
+            Completion::Close => self.close(id),
+        }
+    }
+
+    /// Input of node `id` is over: let it emit what it holds, counted by the
+    /// token `complete` took for us, then give that token back.
+    #[cold]
+    fn finish(&mut self, id: NodeId) {
+        self.run.node(id).finish(self);
+        self.complete(id);
+    }
+
+    /// Node `id` finished and drained: give back a token of every downstream
+    /// node, and end the run after the last close.
+    #[cold]
+    fn close(&mut self, id: NodeId) {
+        for &down in &self.run.plan(id).downstream {
+            self.complete(down);
+        }
+        let closed = self.run.closed.fetch_add(1, Ordering::AcqRel) + 1;
+        if closed == self.run.nodes.len() {
+            self.run.flags.done.store(true, Ordering::Release);
+            self.run.sleep.wake_all();
+        }
+    }
+
+    /// Starts timing a batch of node `id` if it is one of those sampled.
+    pub(crate) fn timer(&self, id: NodeId) -> Timer {
+        self.stats[id.index()].timer()
+    }
+
+    /// Records that node `id` processed a batch, and feeds a measured cost
+    /// per item into the node's moving average (the sources' batch sizing).
+    pub(crate) fn record(&mut self, id: NodeId, items_in: usize, items_out: usize, timer: Timer) {
+        let Some(per_item) = self.stats[id.index()].record(items_in, items_out, timer) else {
+            return;
+        };
+        let cost = &self.run.core(id).cost_ns;
+        let old = cost.load(Ordering::Relaxed);
+        let new = if old == 0 {
+            per_item
+        } else {
+            (old * 3 + per_item) / 4
+        };
+        cost.store(new, Ordering::Relaxed);
+    }
+
+    /// How many items a source should yield next.
+    pub(crate) fn source_batch_size(&self, next_doubling: &mut usize) -> usize {
+        let doubling = *next_doubling;
+        *next_doubling = (doubling * 2).min(self.run.batch);
+        if self.run.threads == 1 {
+            // Deterministic: no timing may influence a single-thread run.
+            return doubling;
+        }
+        let cost: u64 = self
+            .run
+            .cores
+            .iter()
+            .map(|c| c.cost_ns.load(Ordering::Relaxed))
+            .sum();
+        if cost == 0 {
+            // Nothing measured yet: one item at a time. Doubling here let
+            // idle workers take ever larger batches of coarse items before
+            // the first one finished (64 zlib chunks at 8 threads: batches
+            // of 1, 2, 4, .., 32, and a 1.6x speed-up instead of 2x).
+            return 1;
+        }
+        ((TARGET_BATCH_NS / cost) as usize).clamp(1, self.run.batch)
+    }
+
+    /// Whether source `id` must stop producing.
+    pub(crate) fn source_stopped(&self, id: NodeId) -> bool {
+        self.run.core(id).stopped.load(Ordering::Acquire) || self.cancelled()
+    }
+
+    /// Reserves room for up to `want` items for source `id`. Returns 0 if the
+    /// graph is full; the source is then parked and will be rescheduled.
+    pub(crate) fn reserve(&mut self, id: NodeId, want: usize) -> usize {
+        let run = self.run;
+        run.room
+            .reserve(id, want, |source| self.schedule(Task::unclaimed(source)))
+    }
+
+    /// Adds items that entered the graph without a source's reservation
+    /// (fan-out copies, regrouped items).
+    pub(crate) fn reserve_extra(&mut self, n: usize) {
+        self.run.room.add(n);
+    }
+
+    /// Items left the graph: make room and unpark sources that wait for it.
+    pub(crate) fn release(&mut self, n: usize) {
+        let run = self.run;
+        run.room
+            .release(n, |source| self.schedule(Task::unclaimed(source)));
+    }
+
+    /// Stops the sources upstream of node `from` (`take`, `take_while`).
+    pub(crate) fn stop_sources(&mut self, from: NodeId) {
+        for &source in &self.run.plan(from).sources_above {
+            // Release: the source's task reads the flag with Acquire
+            // (`source_stopped`); the unpark's RMW comes after this store.
+            self.run.core(source).stopped.store(true, Ordering::Release);
+            // A parked source must run once more to see the flag and close.
+            if self.run.room.unpark(source) {
+                self.schedule(Task::unclaimed(source));
+            }
+        }
+    }
+}

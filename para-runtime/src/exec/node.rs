@@ -1,0 +1,48 @@
+//! The [`Node`] trait: the type-erased face of a node that the scheduler
+//! drives.
+//!
+//! The scheduler only sees `dyn Node` and calls it once per task (a node id
+//! plus a batch taken from that node's inbox), so dynamic dispatch is paid
+//! per batch; inside, every node is monomorphic over its item types and
+//! closure. The node kinds themselves live in `crate::nodes`.
+
+use crate::exec::executor::Executor;
+use crate::exec::plan::NodePlan;
+use crate::sync::channel::Receiver;
+
+/// What the scheduler can do with a node.
+pub(crate) trait Node: Send + Sync {
+    /// Sets up run-time state from the analysed graph (slots, reorder buffer).
+    fn prepare(&mut self, plan: &NodePlan);
+    /// Schedules the first task of a source; other nodes do nothing.
+    fn start(&self, ex: &mut Executor<'_, '_>) {
+        let _ = ex;
+    }
+    /// Runs one task: `slot` is the claim slot of a limited stage, or `NO_SLOT`.
+    fn run(&self, ex: &mut Executor<'_, '_>, slot: u32);
+    /// A batch was delivered to this node's inbox: schedule what must run.
+    fn on_delivered(&self, ex: &mut Executor<'_, '_>);
+    /// Whether `run(ex, NO_SLOT)` takes a batch handed over directly
+    /// ([`Executor::take_handoff`]) before it looks in the inbox: an
+    /// unlimited parallel stage, which can always run a batch at once.
+    fn takes_handoff(&self) -> bool {
+        false
+    }
+    /// All input has been consumed: emit whatever the stage still holds.
+    fn finish(&self, ex: &mut Executor<'_, '_>) {
+        let _ = ex;
+    }
+    /// Every worker is idle: emit partial state (a partial group or device
+    /// batch). Returns whether anything was emitted or taken in: either may
+    /// leave new partial state that needs another flush once every worker is
+    /// idle again, which the sleep protocol only reports if told.
+    fn flush_stalled(&self, ex: &mut Executor<'_, '_>) -> bool {
+        let _ = ex;
+        false
+    }
+    /// The body of one device lane (device nodes only): runs jobs until
+    /// `shutdown` disconnects.
+    fn lane(&self, ex: &mut Executor<'_, '_>, shutdown: &Receiver<()>) {
+        let _ = (ex, shutdown);
+    }
+}

@@ -1,0 +1,226 @@
+//! [`Run`]: the state one run shares between its threads.
+//!
+//! Two protocols live in their own modules, where loom models check them,
+//! and are driven from here and from the executor: node completion (finish
+//! once, then close once; see `protocol::completion`) and the capacity
+//! bound (sources park when the graph is full; see `protocol::park`).
+
+use crate::api::id::NodeId;
+use crate::data::queue::{LocalQueue, SharedQueue, Thief};
+use crate::exec::node::Node;
+use crate::exec::plan::NodePlan;
+use crate::exec::stats::NodeStats;
+use crate::exec::task::Task;
+use crate::protocol::completion::Pending;
+use crate::protocol::park::Capacity;
+use crate::protocol::sleep::Sleep;
+use crate::sync::{lock, AtomicBool, AtomicU64, AtomicUsize, CachePadded, Mutex, Ordering};
+use std::any::Any;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+/// Run-time counters of one node (cache-padded: written by many workers).
+pub(crate) struct NodeCore {
+    /// The completion tokens (see `protocol::completion`).
+    pub(crate) pending: Pending,
+    pub(crate) stopped: AtomicBool,
+    /// Exponential moving average of the node's cost per item, in ns
+    /// (0 = not measured yet). Feeds the sources' batch-size choice.
+    pub(crate) cost_ns: AtomicU64,
+}
+
+/// The end-of-run flags.
+pub(crate) struct Flags {
+    pub(crate) cancelled: AtomicBool,
+    pub(crate) done: AtomicBool,
+}
+
+/// Who failed: a stage (by node) or the runtime itself (a bug).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Culprit {
+    Node(NodeId),
+    Runtime,
+}
+
+/// Shared state of one run.
+pub(crate) struct Run<'g> {
+    pub(crate) nodes: Vec<Box<dyn Node + 'g>>,
+    pub(crate) plans: Vec<NodePlan>,
+    pub(crate) cores: Vec<CachePadded<NodeCore>>,
+    pub(crate) levels: usize,
+    /// Tasks pushed by threads that are not workers (lanes, the caller).
+    pub(crate) injectors: Vec<SharedQueue<Task>>,
+    /// `[worker][level]`: the stealing ends of the workers' deques.
+    pub(crate) thieves: Vec<Vec<Thief<Task>>>,
+    locals: Mutex<Vec<Option<Vec<LocalQueue<Task>>>>>,
+    pub(crate) sleep: Sleep,
+    /// Items inside the graph and the sources parked on the bound.
+    pub(crate) room: Capacity,
+    pub(crate) batch: usize,
+    pub(crate) threads: usize,
+    /// Read by every worker between tasks and written once: a line of its
+    /// own, so that no counter written per batch shares it.
+    pub(crate) flags: CachePadded<Flags>,
+    pub(crate) closed: AtomicUsize,
+    failure: Mutex<Option<Box<dyn Any + Send>>>,
+    stats: Mutex<Vec<NodeStats>>,
+}
+
+impl<'g> Run<'g> {
+    /// A run of `nodes` planned as `plans`, on `threads` workers, with at
+    /// most `capacity` items inside and batches of at most `batch` items.
+    pub(crate) fn new(
+        nodes: Vec<Box<dyn Node + 'g>>,
+        plans: Vec<NodePlan>,
+        threads: usize,
+        capacity: usize,
+        batch: usize,
+    ) -> Self {
+        let levels = plans.iter().map(|p| p.level + 1).max().unwrap_or(1);
+        let locals: Vec<Vec<LocalQueue<Task>>> = (0..threads)
+            .map(|_| (0..levels).map(|_| LocalQueue::new()).collect())
+            .collect();
+        let thieves = locals
+            .iter()
+            .map(|levels| levels.iter().map(LocalQueue::thief).collect())
+            .collect();
+        let cores = plans
+            .iter()
+            .map(|p| {
+                CachePadded::new(NodeCore {
+                    pending: Pending::new(p.initial_pending),
+                    stopped: AtomicBool::new(false),
+                    cost_ns: AtomicU64::new(0),
+                })
+            })
+            .collect();
+        let sources = (0..plans.len())
+            .filter(|&i| plans[i].is_source)
+            .map(NodeId::new);
+        let n = nodes.len();
+        Run {
+            nodes,
+            cores,
+            levels,
+            injectors: (0..levels).map(|_| SharedQueue::new()).collect(),
+            thieves,
+            locals: Mutex::new(locals.into_iter().map(Some).collect()),
+            sleep: Sleep::new(),
+            room: Capacity::new(capacity, sources),
+            batch,
+            threads,
+            flags: CachePadded::new(Flags {
+                cancelled: AtomicBool::new(false),
+                done: AtomicBool::new(n == 0),
+            }),
+            closed: AtomicUsize::new(0),
+            failure: Mutex::new(None),
+            stats: Mutex::new(vec![NodeStats::default(); n]),
+            plans,
+        }
+    }
+
+    /// Node `id`.
+    pub(crate) fn node(&self, id: NodeId) -> &(dyn Node + 'g) {
+        &*self.nodes[id.index()]
+    }
+
+    /// The plan of node `id`.
+    pub(crate) fn plan(&self, id: NodeId) -> &NodePlan {
+        &self.plans[id.index()]
+    }
+
+    /// The run-time counters of node `id`.
+    pub(crate) fn core(&self, id: NodeId) -> &NodeCore {
+        &self.cores[id.index()]
+    }
+
+    /// Every node id, in creation (topological) order.
+    pub(crate) fn node_ids(&self) -> impl Iterator<Item = NodeId> {
+        (0..self.nodes.len()).map(NodeId::new)
+    }
+
+    /// The deques of worker `index` (each worker takes its own once).
+    pub(crate) fn take_locals(&self, index: usize) -> Vec<LocalQueue<Task>> {
+        lock(&self.locals)[index]
+            .take()
+            .expect("para internal error: a worker started twice")
+    }
+
+    pub(crate) fn is_done(&self) -> bool {
+        self.flags.done.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn is_cancelled(&self) -> bool {
+        self.flags.cancelled.load(Ordering::Acquire)
+    }
+
+    /// Whether any task is queued anywhere (slow path: the sleep check).
+    pub(crate) fn has_work(&self) -> bool {
+        self.injectors.iter().any(|q| !q.is_empty())
+            || self.thieves.iter().flatten().any(|t| !t.is_empty())
+    }
+
+    /// Runs `f`, turning a panic into the run's failure: the run is
+    /// cancelled and the first payload kept for the caller. Returns `None`
+    /// when `f` panicked. The one place a panic is caught: user code on a
+    /// worker or a lane (attributed to its node) and the worker loop itself
+    /// (a runtime bug).
+    pub(crate) fn catch<R>(&self, culprit: Culprit, f: impl FnOnce() -> R) -> Option<R> {
+        match catch_unwind(AssertUnwindSafe(f)) {
+            Ok(value) => Some(value),
+            Err(payload) => {
+                self.fail(culprit, payload);
+                None
+            }
+        }
+    }
+
+    /// Records a panic: cancels the run and keeps the first payload.
+    fn fail(&self, culprit: Culprit, payload: Box<dyn Any + Send>) {
+        let mut failure = lock(&self.failure);
+        if failure.is_none() {
+            match culprit {
+                Culprit::Node(node) => {
+                    let plan = self.plan(node);
+                    eprintln!(
+                        "para: stage '{}' ({} {node}) panicked; cancelling the run",
+                        plan.label, plan.kind
+                    );
+                }
+                Culprit::Runtime => {
+                    eprintln!("para: internal error in a worker; cancelling the run")
+                }
+            }
+            *failure = Some(payload);
+        }
+        drop(failure);
+        self.flags.cancelled.store(true, Ordering::Release);
+        self.sleep.wake_all();
+    }
+
+    pub(crate) fn take_failure(&self) -> Option<Box<dyn Any + Send>> {
+        lock(&self.failure).take()
+    }
+
+    /// Adds one thread's statistics rows to the run's.
+    pub(crate) fn merge_stats(&self, rows: &[NodeStats]) {
+        let mut total = lock(&self.stats);
+        for (t, r) in total.iter_mut().zip(rows) {
+            t.merge(r);
+        }
+    }
+
+    pub(crate) fn stats(&self) -> Vec<NodeStats> {
+        lock(&self.stats).clone()
+    }
+
+    pub(crate) fn peak_alive(&self) -> usize {
+        self.room.peak()
+    }
+
+    /// Takes a token of node `id` if it is not drained yet (for a stall
+    /// flush, which must not race with the node's finish).
+    pub(crate) fn try_hold(&self, id: NodeId) -> bool {
+        self.core(id).pending.try_hold()
+    }
+}

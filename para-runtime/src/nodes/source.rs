@@ -1,0 +1,218 @@
+//! [`SourceNode`]: the one node kind that starts items, over a [`Supply`]:
+//! a serial iterator ([`IterSupply`]) or a splittable source
+//! ([`SplitSupply`], `#[split]`) several workers produce from at once.
+//!
+//! A source has exactly one *production* task queued or running at any
+//! time: the task cuts a piece off the supply under the source's lock,
+//! reschedules itself if anything is left (so another worker can cut the
+//! next piece meanwhile), then produces and emits its piece. Its state is
+//! therefore never contended. A source that finds the graph full parks
+//! instead of rescheduling (see `protocol::park`); the release that makes
+//! room reschedules it.
+//!
+//! Completion tokens: the production token (the initial `pending` of 1) is
+//! given back when the supply is exhausted or the source is stopped. A piece
+//! being produced while the next task may already run holds one more token,
+//! so the source cannot close (and let downstream nodes finish) before that
+//! piece is emitted.
+
+use crate::api::id::NodeId;
+use crate::api::split::Split;
+use crate::data::batch::Tag;
+use crate::exec::executor::Executor;
+use crate::exec::node::Node;
+use crate::exec::plan::NodePlan;
+use crate::exec::task::Task;
+use crate::nodes::outlets::{take_outlets, Outlets, Wire};
+use crate::sync::{lock, Mutex};
+
+/// What a source node draws its items from.
+pub(crate) trait Supply: Send {
+    /// The items the source yields.
+    type Item: Send;
+    /// A piece cut off the supply under the source's lock and produced
+    /// outside it.
+    type Piece;
+    /// At most how many items are left (`usize::MAX`: unknown); 0 ends the
+    /// source without another read.
+    fn left(&self) -> usize;
+    /// Cuts a piece of at most `room` items off the front, reading them into
+    /// `items` if they must be read under the lock. Returns the piece, its
+    /// length, and whether the supply is exhausted after it.
+    fn cut(&mut self, room: usize, items: &mut Vec<Self::Item>) -> (Self::Piece, usize, bool);
+    /// Moves the piece's `len` items into `items` (outside the lock).
+    fn produce(piece: Self::Piece, len: usize, items: &mut Vec<Self::Item>);
+}
+
+/// A serial iterator: pieces are read under the lock, straight into the
+/// batch buffer (an iterator cannot be divided), so one worker at a time
+/// reads.
+pub(crate) struct IterSupply<I>(pub(crate) I);
+
+impl<I: Iterator + Send> Supply for IterSupply<I>
+where
+    I::Item: Send,
+{
+    type Item = I::Item;
+    type Piece = ();
+
+    fn left(&self) -> usize {
+        usize::MAX
+    }
+
+    fn cut(&mut self, room: usize, items: &mut Vec<I::Item>) -> ((), usize, bool) {
+        items.extend(self.0.by_ref().take(room));
+        let len = items.len();
+        ((), len, len < room)
+    }
+
+    fn produce((): (), _len: usize, _items: &mut Vec<I::Item>) {}
+}
+
+/// A splittable source: a piece is an O(1) cut, and its items are produced
+/// outside the lock, so several workers produce at once.
+pub(crate) struct SplitSupply<S>(pub(crate) Option<S>);
+
+impl<S: Split> Supply for SplitSupply<S> {
+    type Item = S::Item;
+    type Piece = S;
+
+    fn left(&self) -> usize {
+        self.0.as_ref().map_or(0, Split::split_len)
+    }
+
+    fn cut(&mut self, room: usize, _items: &mut Vec<S::Item>) -> (S, usize, bool) {
+        let rest = self
+            .0
+            .take()
+            .expect("para internal error: cut an empty split source");
+        let len = rest.split_len();
+        let (part, rest) = rest.split_at(room);
+        let (part_len, rest_len) = (part.split_len(), rest.split_len());
+        if part_len != room || rest_len != len - room {
+            drop((part, rest));
+            panic!(
+                "para: Split::split_at({room}) on a part of length {len} returned parts of \
+                 lengths {part_len} and {rest_len}; they must be {room} and {}",
+                len - room
+            );
+        }
+        let exhausted = rest_len == 0;
+        if !exhausted {
+            self.0 = Some(rest);
+        }
+        (part, room, exhausted)
+    }
+
+    fn produce(piece: S, len: usize, items: &mut Vec<S::Item>) {
+        let before = items.len();
+        items.extend(piece.into_items());
+        let got = items.len() - before;
+        if got != len {
+            panic!(
+                "para: a Split part of length {len} yielded {got} items; \
+                 Split::split_len and Split::into_items must agree"
+            );
+        }
+    }
+}
+
+struct SourceState<P> {
+    /// `None` once exhausted or stopped.
+    supply: Option<P>,
+    /// Sequence number of the next non-empty batch (ordered stages).
+    seq: u64,
+    /// The next batch size while doubling (see
+    /// `Executor::source_batch_size`).
+    next_size: usize,
+}
+
+/// A source node over supply `P`.
+pub(crate) struct SourceNode<P: Supply> {
+    id: NodeId,
+    state: Mutex<SourceState<P>>,
+    wire: Wire<P::Item>,
+    outlets: Outlets<P::Item>,
+}
+
+impl<P: Supply> SourceNode<P> {
+    pub(crate) fn new(id: NodeId, supply: P, wire: Wire<P::Item>) -> Self {
+        SourceNode {
+            id,
+            state: Mutex::new(SourceState {
+                supply: Some(supply),
+                seq: 0,
+                next_size: 1,
+            }),
+            wire,
+            outlets: Outlets::default(),
+        }
+    }
+}
+
+impl<P: Supply> Node for SourceNode<P> {
+    fn prepare(&mut self, _plan: &NodePlan) {
+        self.outlets = take_outlets(&self.wire);
+    }
+
+    fn start(&self, ex: &mut Executor<'_, '_>) {
+        ex.schedule(Task::unclaimed(self.id));
+    }
+
+    fn run(&self, ex: &mut Executor<'_, '_>, _slot: u32) {
+        let mut state = lock(&self.state);
+        let Some(supply) = state.supply.as_ref() else {
+            return;
+        };
+        let left = supply.left();
+        if left == 0 || ex.source_stopped(self.id) {
+            let supply = state.supply.take();
+            drop(state);
+            drop(supply); // a user's drop runs outside the lock
+            ex.complete(self.id); // the production token
+            return;
+        }
+        let want = ex.source_batch_size(&mut state.next_size).min(left);
+        let room = ex.reserve(self.id, want);
+        if room == 0 {
+            return; // parked: a release reschedules us
+        }
+        let started = ex.timer(self.id);
+        let mut items = self.outlets.spare(ex);
+        items.reserve(room);
+        let supply = state.supply.as_mut().expect("checked above");
+        let (piece, len, exhausted) = supply.cut(room, &mut items);
+        ex.release(room - len);
+        let seq = state.seq;
+        if len > 0 {
+            state.seq += 1;
+        }
+        if exhausted {
+            state.supply = None;
+        }
+        drop(state);
+        if !exhausted {
+            // The piece keeps the node open: the task scheduled here may run
+            // on another worker before this emit, find the supply exhausted
+            // and close the source, which would let the downstream node
+            // finish (a `batch` stage flushing its last group, say) before
+            // this piece reaches it.
+            ex.hold(self.id);
+            ex.schedule(Task::unclaimed(self.id));
+        }
+        P::produce(piece, len, &mut items);
+        // Recorded before emitting: the emit may run downstream stages
+        // inline (`Executor::run_or_schedule`), which is not this node's time.
+        ex.record(self.id, 0, len, started);
+        if len > 0 {
+            self.outlets
+                .emit(ex, items, Tag::origin(seq, len), len, false);
+        }
+        // Gives back the production token (exhausted) or the hold above.
+        ex.complete(self.id);
+    }
+
+    fn on_delivered(&self, _ex: &mut Executor<'_, '_>) {
+        unreachable!("para internal error: a source has no input");
+    }
+}
