@@ -26,9 +26,8 @@ fn main() {
     let n: u64 = args.next().map_or(20_000_000, |a| a.parse().expect("N"));
     let threads: usize = args.next().map_or(2, |a| a.parse().expect("THREADS"));
     let runs: usize = args.next().map_or(5, |a| a.parse().expect("RUNS"));
-    let batch: usize = args
-        .next()
-        .map_or(para::DEFAULT_BATCH, |a| a.parse().expect("BATCH"));
+    // Without BATCH, the runtime's default batch size.
+    let batch: Option<usize> = args.next().map(|a| a.parse().expect("BATCH"));
 
     let mut expected = 0u64;
     let sequential = median(
@@ -58,7 +57,9 @@ fn main() {
                 let a = g.map(src, stage_a);
                 let b = g.map(a, stage_b);
                 g.sink(b, |x| sum = sum.wrapping_add(x));
-                let report = g.run_with(Options::new().pool(&pool).batch(batch));
+                let options = Options::new().pool(&pool);
+                let options = batch.map_or(options, |batch| options.batch(batch));
+                let report = g.run_with(options);
                 assert_eq!(sum, expected, "checksum");
                 report.elapsed
             })

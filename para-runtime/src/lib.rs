@@ -42,6 +42,8 @@ mod data;
 mod exec;
 mod nodes;
 mod protocol;
+#[doc(hidden)]
+pub mod support;
 mod sync;
 
 pub use api::combinators;

@@ -4,14 +4,16 @@
 //! and primitives (so that loom sees every one the protocols use).
 //!
 //! The layers, lowest first: `sync`, `api`, `data`, `protocol`, `exec`,
-//! `nodes`, `build` (see the crate docs). The check reads every
+//! `nodes`, `build`, `support` (see the crate docs). The check reads every
 //! `crate::<layer>::<module>` path outside comments and test modules.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
-const LAYERS: &[&str] = &["sync", "api", "data", "protocol", "exec", "nodes", "build"];
+const LAYERS: &[&str] = &[
+    "sync", "api", "data", "protocol", "exec", "nodes", "build", "support",
+];
 
 /// Paths only `sync.rs` may name (and, for the deque, `data/queue.rs`).
 const PRIMITIVES: &[(&str, &str)] = &[

@@ -6,7 +6,7 @@
 //! [`Input`] (an iterator over the batch) and an [`Output`] (where results go),
 //! so the per-item path is a plain, inlined loop.
 
-use crate::sync::{lock, Mutex};
+use crate::sync::{lock, Mutex, MutexGuard};
 use std::cell::Cell;
 
 /// How the runtime may call a stage.
@@ -245,6 +245,21 @@ impl<F> SerialFn<F> {
             name,
         }
     }
+
+    /// The closure, for one batch (or one item) of a serial stage.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, F> {
+        lock(&self.f)
+    }
+
+    /// The mode it was made with.
+    pub(crate) fn mode(&self) -> StageMode {
+        self.mode
+    }
+
+    /// The name it was made with.
+    pub(crate) fn name(&self) -> &'static str {
+        self.name
+    }
 }
 
 impl<In, Out, F> Stage<In> for SerialFn<F>
@@ -263,12 +278,12 @@ where
     }
 
     fn process(&self, item: In, out: &mut Output<'_, Out>) {
-        let mut f = lock(&self.f);
+        let mut f = self.lock();
         out.emit((*f)(item));
     }
 
     fn process_batch(&self, input: &mut Input<'_, In>, out: &mut Output<'_, Out>) {
-        let mut f = lock(&self.f);
+        let mut f = self.lock();
         input.map_into(out, &mut *f);
     }
 }
