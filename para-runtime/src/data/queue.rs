@@ -26,17 +26,24 @@ mod imp {
 
         /// Pops the oldest value; retries only while crossbeam says `Retry`.
         pub(crate) fn pop(&self) -> Option<T> {
-            loop {
-                match self.0.steal() {
-                    Steal::Success(value) => return Some(value),
-                    Steal::Empty => return None,
-                    Steal::Retry => std::hint::spin_loop(),
-                }
-            }
+            retry(|| self.0.steal())
         }
 
         pub(crate) fn is_empty(&self) -> bool {
             self.0.is_empty()
+        }
+    }
+
+    /// Runs `steal` until it gives a definite answer: crossbeam's `Retry`
+    /// means another thread raced with this one, not that the queue is
+    /// empty, so it is retried, and only then.
+    fn retry<T>(mut steal: impl FnMut() -> Steal<T>) -> Option<T> {
+        loop {
+            match steal() {
+                Steal::Success(value) => return Some(value),
+                Steal::Empty => return None,
+                Steal::Retry => std::hint::spin_loop(),
+            }
         }
     }
 
@@ -67,13 +74,7 @@ mod imp {
     impl<T> Thief<T> {
         /// Steals the oldest value of the victim's deque.
         pub(crate) fn steal(&self) -> Option<T> {
-            loop {
-                match self.0.steal() {
-                    Steal::Success(value) => return Some(value),
-                    Steal::Empty => return None,
-                    Steal::Retry => std::hint::spin_loop(),
-                }
-            }
+            retry(|| self.0.steal())
         }
 
         pub(crate) fn is_empty(&self) -> bool {

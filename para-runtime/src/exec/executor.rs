@@ -14,6 +14,7 @@ use crate::data::queue::LocalQueue;
 use crate::exec::handoff::Handoff;
 use crate::exec::plan::NodePlan;
 use crate::exec::run::{Culprit, Run};
+use crate::exec::sizing;
 use crate::exec::stats::{NodeStats, Timer};
 use crate::exec::task::{Task, NO_SLOT};
 use crate::protocol::completion::Completion;
@@ -22,10 +23,6 @@ use crate::sync::Ordering;
 /// How deep a worker nests downstream tasks run inline before it queues them
 /// instead (bounds the stack; a chain is rarely deeper).
 const MAX_INLINE_DEPTH: usize = 16;
-
-/// A batch's target duration in one stage: long enough that scheduling (a few
-/// hundred ns per batch) is a small fraction, short enough to spread work.
-const TARGET_BATCH_NS: u64 = 50_000;
 
 /// A thread's handle on the run: a worker (with its own deques) or a device
 /// lane / the caller (pushing to the shared injectors).
@@ -233,38 +230,12 @@ impl<'r, 'g> Executor<'r, 'g> {
         let Some(per_item) = self.stats[id.index()].record(items_in, items_out, timer) else {
             return;
         };
-        let cost = &self.run.core(id).cost_ns;
-        let old = cost.load(Ordering::Relaxed);
-        let new = if old == 0 {
-            per_item
-        } else {
-            (old * 3 + per_item) / 4
-        };
-        cost.store(new, Ordering::Relaxed);
+        sizing::note_cost(&self.run.core(id).cost_ns, per_item);
     }
 
-    /// How many items a source should yield next.
+    /// How many items a source should yield next (see `exec::sizing`).
     pub(crate) fn source_batch_size(&self, next_doubling: &mut usize) -> usize {
-        let doubling = *next_doubling;
-        *next_doubling = (doubling * 2).min(self.run.batch);
-        if self.run.threads == 1 {
-            // Deterministic: no timing may influence a single-thread run.
-            return doubling;
-        }
-        let cost: u64 = self
-            .run
-            .cores
-            .iter()
-            .map(|c| c.cost_ns.load(Ordering::Relaxed))
-            .sum();
-        if cost == 0 {
-            // Nothing measured yet: one item at a time. Doubling here let
-            // idle workers take ever larger batches of coarse items before
-            // the first one finished (64 zlib chunks at 8 threads: batches
-            // of 1, 2, 4, .., 32, and a 1.6x speed-up instead of 2x).
-            return 1;
-        }
-        ((TARGET_BATCH_NS / cost) as usize).clamp(1, self.run.batch)
+        sizing::source_batch_size(self.run, next_doubling)
     }
 
     /// Whether source `id` must stop producing.

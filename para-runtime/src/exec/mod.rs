@@ -1,11 +1,22 @@
-//! How a run executes: the [`Node`](node::Node) trait the scheduler drives,
-//! the shared state of one run, the executor each thread acts through (with
-//! the direct hand-off and its `unsafe`), per-node statistics, the worker
-//! loop and the start and end of a run.
+//! How a run executes. The concrete node kinds live in `nodes` and import
+//! this layer, never the other way round: `exec` only sees `dyn Node`.
 //!
-//! Owns: scheduling. May import: `protocol`, `data`, `api`, `sync`. The
-//! concrete node kinds live in `nodes` and import this layer, never the
-//! other way round: `exec` only sees `dyn Node`.
+//! * `node`: the [`Node`](node::Node) trait the scheduler drives, once per
+//!   [`Task`](task::Task) (`task`: a node id and a claim slot).
+//! * `plan`: what the planner decided about each node, as nodes read it.
+//! * `run`: the state one run shares between its threads, and the one place
+//!   a panic is caught and turned into the run's failure.
+//! * `executor`: one thread's handle on the run, which every node acts
+//!   through (schedule, deliver, complete, reserve and release capacity,
+//!   record statistics); `handoff` is its direct hand-off of a batch to a
+//!   stage run inline, with the crate's one `unsafe` block outside the data
+//!   structures and its invariant.
+//! * `stats` (per-node counters and clock sampling) and `sizing` (how many
+//!   items a source yields per batch).
+//! * `worker`: the worker loop (find a task, run it, sleep); `scheduler`:
+//!   start a run's workers and lanes, wait for them, build the report.
+//!
+//! May import: `protocol`, `data`, `api`, `sync`.
 
 pub(crate) mod executor;
 pub(crate) mod handoff;
@@ -13,6 +24,7 @@ pub(crate) mod node;
 pub(crate) mod plan;
 pub(crate) mod run;
 pub(crate) mod scheduler;
+pub(crate) mod sizing;
 pub(crate) mod stats;
 pub(crate) mod task;
 pub(crate) mod worker;

@@ -1,5 +1,12 @@
-//! The node kinds: stages, sources (serial and splittable) and device
-//! stages, and the typed outlets every node emits through.
+//! The node kinds, each implementing `exec::node::Node`:
+//!
+//! * `stage`: runs a `Stage` (maps, serial and ordered stages, sinks,
+//!   combinators);
+//! * `source`: one source node over a supply, a serial iterator or a
+//!   splittable (`#[split]`) source;
+//! * `device`: `#[gpu]` stages, batches run on dedicated lanes;
+//! * `outlets`: the typed edges every node emits through, and the
+//!   claim-slot helpers limited nodes drain their inbox with.
 //!
 //! Owns: what each kind of node does with a task. May import: `exec`,
 //! `protocol`, `data`, `api`, `sync`.
