@@ -4,8 +4,7 @@
 //! stage that does not fit; node ids are the creation order, fixed at compile
 //! time.
 
-use crate::parse::{OptionItem, OptionKey};
-use crate::validate::{Model, Node};
+use crate::model::{Model, Node, OptionItem, OptionKey};
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
@@ -29,6 +28,7 @@ fn out_var(id: usize, k: usize) -> Ident {
     format_ident!("__para_out_{}_{}", id, k, span = Span::mixed_site())
 }
 
+/// The expansion of a valid model: a block that builds and runs the graph.
 pub fn expand(model: &Model) -> TokenStream {
     let g = graph();
     let mut stmts = Vec::new();

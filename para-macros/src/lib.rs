@@ -7,7 +7,11 @@
 //! function over `proc_macro2::TokenStream`, so the logic is unit-testable
 //! without a compiler. Users depend on `para`, which re-exports the macro.
 
+#![forbid(unsafe_code)]
+
+mod error;
 mod expand;
+mod model;
 mod parse;
 mod stream;
 mod validate;
@@ -32,10 +36,21 @@ pub fn stream_pipeline(args: TokenStream, item: TokenStream) -> TokenStream {
 /// The whole `pipeline!` transformation on `proc_macro2` tokens: the
 /// expansion, or `compile_error!`s pointing at the offending tokens.
 fn pipeline_tokens(input: proc_macro2::TokenStream) -> proc_macro2::TokenStream {
-    match syn::parse2::<parse::Pipeline>(input).and_then(validate::validate) {
-        Ok(model) => expand::expand(&model),
+    use syn::parse::Parser;
+    let mut errors = error::Errors::default();
+    let parsed =
+        (|input: syn::parse::ParseStream| parse::pipeline(input, &mut errors)).parse2(input);
+    let model = match parsed {
+        Ok(pipeline) => validate::validate(pipeline, &mut errors),
         Err(error) => {
-            let errors = error.to_compile_error();
+            errors.push(error);
+            None
+        }
+    };
+    match (model, errors.finish()) {
+        (Some(model), Ok(())) => expand::expand(&model),
+        (_, result) => {
+            let errors = result.err().map(|e| e.to_compile_error());
             // A value of the right type keeps follow-up errors quiet.
             quote::quote! {{ #errors; ::para::__private::empty_report() }}
         }

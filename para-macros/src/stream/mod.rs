@@ -10,32 +10,18 @@
 //!   drops the item, `break` stops the source, `return` and `?` stop the
 //!   stream and make the function return that value once the run is over.
 
-use crate::parse::OptionItem;
+use crate::error;
+use crate::model::OptionItem;
 use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::{format_ident, quote, quote_spanned};
 use std::collections::BTreeSet;
-use syn::parse::{Parse, ParseStream, Parser};
+use syn::parse::{ParseStream, Parser};
 use syn::spanned::Spanned;
 use syn::visit::Visit;
 use syn::visit_mut::VisitMut;
-use syn::{Expr, Ident, ItemFn, Pat, ReturnType, Stmt, Token};
+use syn::{Expr, Ident, ItemFn, Pat, ReturnType, Stmt};
 
-/// `#[para::pipeline(threads = 4, ...)]` arguments.
-struct AttrOptions(Vec<OptionItem>);
-
-impl Parse for AttrOptions {
-    fn parse(input: ParseStream) -> syn::Result<Self> {
-        let mut options = Vec::new();
-        while !input.is_empty() {
-            options.push(input.parse()?);
-            if input.is_empty() {
-                break;
-            }
-            input.parse::<Token![,]>()?;
-        }
-        Ok(AttrOptions(options))
-    }
-}
+struct AttrOptionsList(Vec<OptionItem>);
 
 /// How a stage runs.
 #[derive(Default)]
@@ -45,8 +31,6 @@ struct StageOptions {
     ordered: bool,
     priority: Option<Expr>,
 }
-
-const STAGE_OPTIONS: &str = "`replicate = N`, `parallel`, `ordered`, `priority = N`";
 
 fn parse_stage_options(attr: &syn::Attribute) -> syn::Result<StageOptions> {
     let mut options = StageOptions::default();
@@ -63,17 +47,12 @@ fn parse_stage_options(attr: &syn::Attribute) -> syn::Result<StageOptions> {
         } else if meta.path.is_ident("priority") {
             options.priority = Some(meta.value()?.parse()?);
         } else {
-            return Err(meta.error(format!(
-                "unknown stage option; the options are {STAGE_OPTIONS}"
-            )));
+            return Err(error::unknown_stage_option(&meta));
         }
         Ok(())
     })?;
     if options.ordered && (options.parallel || options.replicate.is_some()) {
-        return Err(syn::Error::new(
-            attr.path().span(),
-            "an `ordered` stage runs on one worker at a time; it cannot also be `parallel` or `replicate`",
-        ));
+        return Err(error::ordered_and_parallel(attr.path().span()));
     }
     Ok(options)
 }
@@ -171,7 +150,11 @@ pub fn expand_attr(args: TokenStream, item: TokenStream) -> TokenStream {
 }
 
 fn expand_fn(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
-    let options = AttrOptions::parse.parse2(args)?;
+    let mut errors = crate::error::Errors::default();
+    let options =
+        (|input: ParseStream| crate::parse::attr_options(input, &mut errors)).parse2(args)?;
+    errors.finish()?;
+    let options = AttrOptionsList(options);
     let mut func: ItemFn = syn::parse2(item)?;
     let returns_option = returns_option(&func.sig.output);
     let mut finder = StreamFinder {
@@ -186,11 +169,7 @@ fn expand_fn(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
         return Err(error);
     }
     if finder.found == 0 {
-        return Err(syn::Error::new(
-            func.sig.ident.span(),
-            "`#[para::pipeline]` found no `#[stream]` loop in this function; mark the `for` loop \
-             to run as a pipeline with `#[stream]`",
-        ));
+        return Err(error::no_stream_loop(func.sig.ident.span()));
     }
     // A `#[stage]` left anywhere is outside a stream loop.
     let mut stray = StrayStages(None);
@@ -234,17 +213,11 @@ impl VisitMut for StreamFinder<'_> {
         if let Some(index) = marked {
             let attr = expr_attrs(expr).expect("has attrs").remove(index);
             let Expr::ForLoop(for_loop) = expr else {
-                self.error = Some(syn::Error::new(
-                    attr.path().span(),
-                    "`#[stream]` marks a `for` loop; put it on `for item in items { ... }`",
-                ));
+                self.error = Some(error::stream_not_a_for_loop(attr.path().span()));
                 return;
             };
             if !matches!(attr.meta, syn::Meta::Path(_)) {
-                self.error = Some(syn::Error::new_spanned(
-                    &attr.meta,
-                    "`#[stream]` takes no arguments",
-                ));
+                self.error = Some(error::stream_takes_no_arguments(&attr.meta));
                 return;
             }
             self.found += 1;
@@ -292,14 +265,11 @@ impl<'ast> Visit<'ast> for StrayStages {
                 .get_ident()
                 .map(Ident::to_string)
                 .unwrap_or_default();
-            self.0 = Some(syn::Error::new(
-                attr.path().span(),
-                if name == "stage" {
-                    "`#[stage]` outside a `#[stream]` loop; stages split the body of a `#[stream] for` loop"
-                } else {
-                    "`#[stream]` can only mark a loop directly in the function body, not inside a closure"
-                },
-            ));
+            self.0 = Some(if name == "stage" {
+                error::stage_outside_stream(attr.path().span())
+            } else {
+                error::stream_in_closure(attr.path().span())
+            });
         }
     }
 }
