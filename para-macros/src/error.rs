@@ -290,6 +290,27 @@ pub fn ordered_several_sources(span: Span, sources: usize) -> syn::Error {
     )
 }
 
+/// A parallel stage that mutates captured state (SPEC 1 and 2), on the
+/// mutating expression; `fix` says how to make the stage serial in the
+/// macro's own syntax.
+pub fn parallel_mutation(mutation: &proc_macro2::TokenStream, name: &str, fix: &str) -> syn::Error {
+    syn::Error::new_spanned(
+        mutation,
+        format!(
+            "a parallel stage cannot mutate `{name}`: many workers run the stage at once and \
+             share what it captures; {fix}"
+        ),
+    )
+}
+
+/// The fix for [`parallel_mutation`] in `pipeline!`.
+pub const MAP_FIX: &str = "mark the stage `#[serial]` (one item at a time, it may then mutate \
+                           what it captures), or use an atomic or a `Mutex`";
+
+/// The fix for [`parallel_mutation`] in `#[para::pipeline]`.
+pub const STAGE_FIX: &str = "make the stage serial (`#[stage]` or `#[stage(ordered)]`), or use \
+                             an atomic or a `Mutex`";
+
 // ---------------------------------------------------------------- #[para::pipeline]
 
 /// The `#[stage(...)]` options, as listed in messages.

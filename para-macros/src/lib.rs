@@ -13,6 +13,7 @@ mod error;
 mod expand;
 mod model;
 mod parse;
+mod scope;
 mod stream;
 mod validate;
 

@@ -136,6 +136,20 @@ impl Node {
     pub fn is_sink(&self) -> bool {
         self.consumers.is_empty()
     }
+
+    /// Whether a closure body here runs on many workers at once and must be
+    /// `Fn` (SPEC 1: a map without `#[serial]`/`#[ordered]`, a
+    /// `#[parallel]` sink; device stages have their own bounds).
+    pub fn runs_in_parallel(&self) -> bool {
+        if self.is_source || self.attrs.gpu.is_some() {
+            return false;
+        }
+        if self.is_sink() {
+            self.attrs.parallel.is_some()
+        } else {
+            self.attrs.ordered.is_none() && self.attrs.serial.is_none()
+        }
+    }
 }
 
 /// A stage's attributes, each with its span.

@@ -1,14 +1,17 @@
 //! Turning the parsed flows into a graph model: resolve labels, find sources,
 //! sinks, fan-outs and fan-ins, and reject what cannot run (undefined,
 //! duplicate or cyclic labels, misplaced attributes, empty fan-outs, flows
-//! that are only a source, ordered stages reachable from several sources).
+//! that are only a source, ordered stages reachable from several sources,
+//! parallel stage closures that assign to captured state).
 //! Errors are collected, each on the offending token.
 
 use crate::error::{self, Errors};
 use crate::model::{Attr, AttrKind, Attrs, FanOut, Flow, Item, Model, Node, Pipeline, StageDef};
+use crate::scope::Scopes;
 use proc_macro2::Span;
 use std::collections::{BTreeMap, BTreeSet};
 use syn::spanned::Spanned;
+use syn::visit::Visit;
 use syn::Lifetime;
 
 /// A flow ending in `'name`: it sends into the labelled stage, resolved
@@ -291,6 +294,13 @@ impl Builder<'_> {
                     node.attrs.ordered.or(node.attrs.serial),
                 ) {
                     errors.push(error::replicate_on_serial(n.span()));
+                }
+            }
+            if node.runs_in_parallel() && matches!(node.body, syn::Expr::Closure(_)) {
+                let mut scopes = Scopes::new([]);
+                scopes.visit_expr(&node.body);
+                for m in scopes.mutations {
+                    errors.push(error::parallel_mutation(&m.tokens, &m.name, error::MAP_FIX));
                 }
             }
             for error in errors {
