@@ -296,7 +296,7 @@ impl Builder<'_> {
                     errors.push(error::replicate_on_serial(n.span()));
                 }
             }
-            if node.runs_in_parallel() && matches!(node.body, syn::Expr::Closure(_)) {
+            if node.runs_in_parallel() {
                 let mut scopes = Scopes::new([]);
                 scopes.visit_expr(&node.body);
                 for m in scopes.mutations {
