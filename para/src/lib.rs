@@ -216,12 +216,41 @@
 
 #![warn(missing_docs)]
 
+/// ```
+/// #[para::pipeline(threads = 2)]
+/// fn parse_sum(lines: &[&str]) -> Result<i64, std::num::ParseIntError> {
+///     let mut sum = 0;
+///     #[stream]
+///     for line in lines {
+///         let trimmed = line.trim();
+///         #[stage(parallel)]
+///         let value: i64 = trimmed.parse()?;
+///         #[stage(ordered)]
+///         sum += value;
+///     }
+///     Ok(sum)
+/// }
+/// assert_eq!(parse_sum(&["1", " 2", "3"]), Ok(6));
+/// assert!(parse_sum(&["1", "x"]).is_err());
+/// ```
 pub use para_macros::stream_pipeline as pipeline;
 pub use para_runtime::*;
 
 /// What a pipeline needs in scope: `pipeline!`, the builder, its options,
 /// the combinators and the traits, as `rayon::prelude` does for rayon.
 pub mod prelude {
+    /// ```
+    /// use para::prelude::*;
+    /// fn take(n: u64) -> impl Fn(u64) -> u64 + Send + Sync {
+    ///     move |x| x + n // a function of your own named like a combinator
+    /// }
+    /// let mut out = Vec::new();
+    /// let report = pipeline!(threads = 2,
+    ///     0..100u64 => filter(|&x| x % 2 == 1) => take(1) => para::prelude::take(3)
+    ///         => #[ordered] |x| out.push(x));
+    /// assert_eq!(out, [2, 4, 6]);
+    /// assert_eq!(report.nodes.len(), 5);
+    /// ```
     pub use para_macros::pipeline;
     pub use para_runtime::combinators::{
         batch, filter, filter_map, flat_map, inspect, take, take_while, unbatch,
