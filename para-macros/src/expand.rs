@@ -4,8 +4,7 @@
 //! stage that does not fit; node ids are the creation order, fixed at compile
 //! time.
 
-use crate::parse::{OptionItem, OptionKey};
-use crate::validate::{Model, Node};
+use crate::model::{Model, Node, OptionItem, OptionKey};
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
@@ -29,6 +28,7 @@ fn out_var(id: usize, k: usize) -> Ident {
     format_ident!("__para_out_{}_{}", id, k, span = Span::mixed_site())
 }
 
+/// The expansion of a valid model: a block that builds and runs the graph.
 pub fn expand(model: &Model) -> TokenStream {
     let g = graph();
     let mut stmts = Vec::new();
@@ -116,17 +116,13 @@ fn node_stmts(model: &Model, id: usize) -> TokenStream {
         (quote!(), source(node))
     } else {
         let port = input_port(model, id);
-        (
-            quote!(#[allow(unused_parens)] let #input = #port;),
-            stage(node, quote!(#input)),
-        )
+        (quote!(let #input = #port;), stage(node, quote!(#input)))
     };
     let mut out = prelude;
     out.extend(if node.is_sink() && returns_node_id(node) {
-        quote_spanned!(span=> #[allow(unused_parens)] let #node_id = #create;)
+        quote_spanned!(span=> let #node_id = #create;)
     } else {
         quote_spanned! {span=>
-            #[allow(unused_parens)]
             let #port = #create;
             let #node_id = #port.node();
         }
@@ -163,18 +159,23 @@ fn node_stmts(model: &Model, id: usize) -> TokenStream {
 }
 
 /// Whether the builder call for this sink returns a `NodeId` (closure sinks)
-/// rather than a port (combinators, device stages).
+/// rather than a port (combinators, stage values, device stages).
 fn returns_node_id(node: &Node) -> bool {
-    node.attrs.gpu.is_none() && combinator(&node.body).is_none() && is_closure_or_fn(node)
+    node.attrs.gpu.is_none() && matches!(unparen(&node.body), Expr::Closure(_))
 }
 
-fn is_closure_or_fn(node: &Node) -> bool {
-    matches!(node.body, Expr::Closure(_))
+/// The expression inside any parentheses: the expansion passes bodies as
+/// call arguments, where parentheses would only draw `unused_parens`.
+fn unparen(mut expr: &Expr) -> &Expr {
+    while let Expr::Paren(inner) = expr {
+        expr = &inner.expr;
+    }
+    expr
 }
 
 fn source(node: &Node) -> TokenStream {
     let g = graph();
-    let body = &node.body;
+    let body = unparen(&node.body);
     if node.attrs.split.is_some() {
         quote_spanned!(body.span()=> #g.split_source(#body))
     } else {
@@ -182,9 +183,21 @@ fn source(node: &Node) -> TokenStream {
     }
 }
 
-/// A known combinator call `filter(f)`, `batch(n)`, ...: expanded to the
-/// builder's typed method so closure parameters are inferred.
-fn combinator(body: &Expr) -> Option<(&'static str, Vec<&Expr>)> {
+/// A call `name(|..| ..)` of a closure combinator's name with a closure:
+/// the `__private` trait that adds it, the callee and the closure.
+///
+/// Only closure combinators need this: their closure's parameter type must
+/// come from the input port before the closure is type-checked, which a
+/// plain `filter(|&x| ..)` value cannot give. The trait is implemented only
+/// for callees that build Para's combinator (`FnOnce(F) -> Filter<F>`), and
+/// the callee is the user's own path, so Rust's name resolution decides:
+/// Para's `filter` works with full inference, and a user's own `filter`
+/// taking a closure is a compile error naming it (never silently replaced
+/// by ours), whose note says to write `(filter(..))`. Parentheses, or any
+/// other argument than a closure literal (`take(3)`, `batch(n)`, `filter(f)`),
+/// take the generic path below: the expression is the user's, evaluated as
+/// written, and used as a `Stage` value or a function.
+fn closure_combinator(body: &Expr) -> Option<(Ident, &Expr, &Expr)> {
     let Expr::Call(ExprCall { func, args, .. }) = body else {
         return None;
     };
@@ -193,20 +206,17 @@ fn combinator(body: &Expr) -> Option<(&'static str, Vec<&Expr>)> {
     };
     let name = path.path.segments.last()?.ident.to_string();
     let known = [
-        ("filter", 1, "filter"),
-        ("filter_map", 1, "filter_map"),
-        ("flat_map", 1, "flat_map"),
-        ("inspect", 1, "inspect"),
-        ("batch", 1, "batch"),
-        ("unbatch", 0, "unbatch"),
-        ("take", 1, "take"),
-        ("take_while", 1, "take_while"),
+        ("filter", "FilterCall"),
+        ("filter_map", "FilterMapCall"),
+        ("flat_map", "FlatMapCall"),
+        ("inspect", "InspectCall"),
+        ("take_while", "TakeWhileCall"),
     ];
-    let (_, arity, method) = known.iter().find(|(n, ..)| *n == name)?;
-    if args.len() != *arity {
+    let (_, call) = known.iter().find(|(n, _)| *n == name)?;
+    let [closure @ Expr::Closure(_)] = args.iter().collect::<Vec<_>>()[..] else {
         return None;
-    }
-    Some((method, args.iter().collect()))
+    };
+    Some((Ident::new(call, func.span()), &**func, closure))
 }
 
 fn stage(node: &Node, input: TokenStream) -> TokenStream {
@@ -227,6 +237,7 @@ fn stage(node: &Node, input: TokenStream) -> TokenStream {
             }
             Some(_) => false,
         };
+        let body = unparen(body);
         return match lanes {
             Some(lanes) if !one_lane => {
                 quote_spanned!(*gpu_span=> #g.device(#input, #batch, #lanes, #body))
@@ -234,10 +245,10 @@ fn stage(node: &Node, input: TokenStream) -> TokenStream {
             _ => quote_spanned!(*gpu_span=> #g.device_mut(#input, #batch, #body)),
         };
     }
-    if let Some((method, args)) = combinator(body) {
-        let method = Ident::new(method, span);
-        return quote_spanned!(span=> #g.#method(#input #(, #args)*));
+    if let Some((call, func, closure)) = closure_combinator(body) {
+        return quote_spanned!(span=> ::para::__private::#call::add(#func, &mut #g, #input, #closure));
     }
+    let body = unparen(body);
     let closure = matches!(body, Expr::Closure(_));
     let attrs = &node.attrs;
     let method = match (

@@ -1,29 +1,132 @@
 //! Procedural macros of [Para](https://docs.rs/para): `pipeline!`, which
 //! turns a line such as
 //! `pipeline!(4, data => (|x| (x * 2, x) => |(x2, x)| x2 - x, |x| -x) => |x| sum += x)`
-//! into a static, typed graph of stages run by `para-runtime`.
+//! into a static, typed graph of stages run by `para-runtime`, and
+//! `#[para::pipeline]`, which runs the `#[stream]` loops of a sequential
+//! function as pipelines.
 //!
-//! The crate is structured as parse -> validate -> expand, each a plain
-//! function over `proc_macro2::TokenStream`, so the logic is unit-testable
-//! without a compiler. Users depend on `para`, which re-exports the macro.
+//! `pipeline!` is parse (`parse`) -> validate (`validate`) -> expand
+//! (`expand`) over the types of `model`; `#[para::pipeline]` lives in
+//! `stream`. Both share the option parser, the scope analysis (`scope`)
+//! and the messages (`error`), collect every mistake of a call and still
+//! emit a best-effort expansion, and are plain functions over
+//! `proc_macro2::TokenStream`, unit-testable without a compiler. Users
+//! depend on `para`, which re-exports the macros.
 
+#![forbid(unsafe_code)]
+
+mod error;
 mod expand;
+mod model;
 mod parse;
+mod scope;
 mod stream;
 mod validate;
 
 use proc_macro::TokenStream;
 
-/// Builds and runs a pipeline; evaluates to its `para::Report`.
-/// See the `para` crate for the grammar and examples.
+/// Builds and runs a graph of closures; evaluates to its `para::Report`.
+///
+/// ```text
+/// pipeline!( [OPTIONS ,] FLOW { ; FLOW } [;] )
+/// OPTIONS := EXPR                                  a thread count, e.g. `4`
+///          | KEY = EXPR { , KEY = EXPR }           threads | capacity | batch | pool
+/// FLOW    := STAGE { => STAGE }
+/// STAGE   := { ATTR } [ 'label : ] BODY
+///          | 'label                                a labelled stage (fan-in or fan-out)
+///          | ( FLOW , FLOW { , FLOW } [,] )        fan-out: every branch gets the item
+/// ATTR    := #[ordered] | #[serial] | #[parallel] | #[replicate(N)] | #[priority(N)]
+///          | #[split] | #[gpu] | #[gpu(batch = N, lanes = L)]
+/// BODY    := closure | combinator call | function path | `Stage` value
+/// ```
+///
+/// The first stage of a flow is a source (`IntoIterator` of `Send` items).
+/// A stage with a downstream is a map and runs on many workers at once
+/// (`Fn`); the last stage is a sink and runs on one worker at a time, so it
+/// may mutate what it captures. Closure parameters are inferred from the
+/// upstream stage.
+///
+/// ```ignore
+/// use para::prelude::*;
+/// let mut sum = 0;
+/// pipeline!(4, vec![0, 1, 2] => (|x| (x * 2, x) => |(x2, x)| x2 - x, |x| -x) => |x| sum += x);
+/// assert_eq!(sum, 0);
+/// ```
+///
+/// (Run as a doctest on `para::prelude::pipeline`, which re-exports this
+/// macro; a proc-macro crate cannot run examples that use `para`.)
+///
+/// Combinators are resolved as Rust resolves the call: `take(n)`,
+/// `batch(n)`, `unbatch()` and any call without a closure argument are the
+/// value the expression evaluates to, so a function of your own named
+/// `take` is yours. `filter`, `filter_map`, `flat_map`, `inspect` and
+/// `take_while` called with a closure literal must be Para's (their closure
+/// parameter is then inferred from the upstream stage); a function of your
+/// own with one of those names, called with a closure, is a compile error
+/// on its name ("expected `filter` to return `Filter<_>`"): write
+/// `(filter(|x| ..))` to use yours.
+///
+/// Mistakes are compile errors on the offending token, all of them in one
+/// compile. A map closure that assigns to, or takes `&mut` of, a captured
+/// variable is an error pointing at the mutation that says to mark the
+/// stage `#[serial]`. A mutating method call on a captured variable
+/// (`seen.push(x)`) cannot be told from syntax; rustc reports it as E0596,
+/// "cannot borrow `seen` as mutable, as it is a captured variable in a `Fn`
+/// closure": the fix is the same, `#[serial]`.
 #[proc_macro]
 pub fn pipeline(input: TokenStream) -> TokenStream {
     pipeline_tokens(input.into()).into()
 }
 
-/// `#[para::pipeline]`: runs the function's `#[stream] for` loops as
-/// pipelines, cut into stages at `#[stage(...)]` marks. Re-exported by `para`
-/// as `para::pipeline`; see the `para` crate for the rules and examples.
+/// Runs the function's `#[stream] for` loops as pipelines, cut into stages
+/// at `#[stage(...)]` marks (the model of SPar). Re-exported as
+/// `para::pipeline`.
+///
+/// ```text
+/// #[para::pipeline( [KEY = EXPR { , KEY = EXPR }] )]     threads | capacity | batch | pool
+/// fn ... {
+///     #[stream]
+///     for PAT in EXPR {
+///         SOURCE STATEMENTS                               run in iteration order
+///         #[stage( [OPTION { , OPTION }] )]               starts a stage
+///         STAGE STATEMENTS
+///         ...
+///     }
+/// }
+/// OPTION := replicate = N | parallel | ordered | priority = N
+/// ```
+///
+/// A bare `#[stage]` is serial, so any loop body is correct before it is
+/// fast; `parallel` or `replicate = N` run the stage on many workers at
+/// once (it may then not mutate outer state: an assignment to an outer
+/// variable is a compile error on the assignment). Loop locals bound in one
+/// stage and read in a later one travel with the item, following Rust's
+/// scopes (a shadowed local, a block's own local, a closure parameter or a
+/// `match` binding of the same name does not travel). `continue` drops the
+/// item, `break` stops the source, and `return` or `?` (on an `Option` or a
+/// `Result`, through type aliases too, with `From` on errors) make the
+/// function return that value once the workers are done.
+///
+/// ```ignore
+/// #[para::pipeline(threads = 4)]
+/// fn odd_squares(n: u64) -> Vec<u64> {
+///     let mut out = Vec::new();
+///     #[stream]
+///     for x in 0..n {
+///         if x % 2 == 0 {
+///             continue;
+///         }
+///         #[stage(parallel)]
+///         let square = x * x;
+///         #[stage(ordered)]
+///         out.push(square);
+///     }
+///     out
+/// }
+/// assert_eq!(odd_squares(10), [1, 9, 25, 49, 81]);
+/// ```
+///
+/// (Run as a doctest on `para::pipeline`, which re-exports this macro.)
 #[proc_macro_attribute]
 pub fn stream_pipeline(args: TokenStream, item: TokenStream) -> TokenStream {
     stream::expand_attr(args.into(), item.into()).into()
@@ -32,10 +135,21 @@ pub fn stream_pipeline(args: TokenStream, item: TokenStream) -> TokenStream {
 /// The whole `pipeline!` transformation on `proc_macro2` tokens: the
 /// expansion, or `compile_error!`s pointing at the offending tokens.
 fn pipeline_tokens(input: proc_macro2::TokenStream) -> proc_macro2::TokenStream {
-    match syn::parse2::<parse::Pipeline>(input).and_then(validate::validate) {
-        Ok(model) => expand::expand(&model),
+    use syn::parse::Parser;
+    let mut errors = error::Errors::default();
+    let parsed =
+        (|input: syn::parse::ParseStream| parse::pipeline(input, &mut errors)).parse2(input);
+    let model = match parsed {
+        Ok(pipeline) => validate::validate(pipeline, &mut errors),
         Err(error) => {
-            let errors = error.to_compile_error();
+            errors.push(error);
+            None
+        }
+    };
+    match (model, errors.finish()) {
+        (Some(model), Ok(())) => expand::expand(&model),
+        (_, result) => {
+            let errors = result.err().map(|e| e.to_compile_error());
             // A value of the right type keeps follow-up errors quiet.
             quote::quote! {{ #errors; ::para::__private::empty_report() }}
         }
@@ -59,6 +173,9 @@ mod tests {
         "0..10 => #[gpu(batch = 64, lanes = 2)] |xs: Vec<u32>| xs => #[gpu] |xs| xs => |x| y(x)",
         "0..10 => filter(|&x| x > 1) => batch(4) => unbatch() => take(3) => |x| out.push(x)",
         "0..10 => (|x| x, (|x| x, |x| x) => |x| x) => #[ordered] |x| v.push(x)",
+        "(0..10) => (|x| x + 1) => para::prelude::filter(|x| { let y = *x; y > 2 }) \
+         => (filter(f)) => flat_map(|x| vec![x; 2]) => inspect(|x| println!(\"{x}\")) \
+         => take_while(|_| true) => filter_map(|x| Some(x)) => #[parallel] |x| { let mut s = 0; s += x; s }",
     ];
 
     fn expand(tokens: TokenStream) -> bool {
@@ -145,6 +262,16 @@ mod tests {
             "fn f(v: &[i32]) -> Option<i32> { let mut s = 0; #[stream] for x in v { \
              if *x < 0 { continue; } if *x > 9 { break; } #[stage(parallel)] let y = x * 2; \
              #[stage(priority = 2)] s += y; if s > 100 { return None; } } Some(s) }",
+        ),
+        (
+            "capacity = 8",
+            "fn g(rows: &[Vec<u8>]) -> Result<usize, E> { let mut n = 0; \
+             #[stream] 'rows: for (i, row) in rows.iter().enumerate() { \
+             let x = row.len(); let x = x + i; { let t = x; } \
+             #[stage(replicate = 2)] let f = |x: usize| x + 1; let y = f(x)?; \
+             match y { 0 => continue 'rows, k if k > 9 => break, _ => {} } \
+             if let Some(first) = row.first() { println!(\"{first} {y}\"); } \
+             #[stage(ordered)] n += vec![y; 2].len(); assert!(n > 0, \"{i}\"); } Ok(n) }",
         ),
     ];
 
@@ -237,6 +364,28 @@ mod tests {
                 assert!(out.to_string().contains("compile_error"), "{bad}");
             }
         }
+    }
+
+    #[test]
+    fn independent_mistakes_are_all_reported() {
+        let out = pipeline_tokens(
+            TokenStream::from_str(
+                "treads = 1, 0..10 => #[orderd] |x| { n += 1; x } => #[split] |_x| ()",
+            )
+            .unwrap(),
+        )
+        .to_string();
+        assert_eq!(out.matches("compile_error").count(), 4, "{out}");
+        let out = crate::stream::expand_attr(
+            TokenStream::from_str("treads = 1").unwrap(),
+            TokenStream::from_str(
+                "fn f() { #[stream] for x in 0..1 { #[stage(nope)] let y = x; \
+                 #[stage(parallel)] t += y; } }",
+            )
+            .unwrap(),
+        )
+        .to_string();
+        assert_eq!(out.matches("compile_error").count(), 3, "{out}");
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! Parsing `pipeline!` input into our own model. Every node, edge and option
-//! keeps its span so later errors point at the right token.
+//! Parsing `pipeline!` input into the model of [`crate::model`]. Every node,
+//! edge and option keeps its span so later errors point at the right token.
 //!
 //! ```text
 //! pipeline!( [OPTIONS ,] FLOW { ; FLOW } [;] )
@@ -7,181 +7,106 @@
 //! FLOW    := STAGE { => STAGE }
 //! STAGE   := { ATTR } [ LABEL : ] BODY | LABEL | ( FLOW , FLOW { , FLOW } [,] )
 //! ```
+//!
+//! Mistakes that leave the structure intact (an unknown option or
+//! attribute, an attribute in the wrong place) are recorded in [`Errors`]
+//! and parsing goes on, so one compile shows all of them; a broken structure
+//! (a missing stage after `=>`) stops the parse.
 
-use proc_macro2::Span;
-use syn::parse::{Parse, ParseStream};
+use crate::error::{self, Errors};
+use crate::model::{Attr, AttrKind, FanOut, Flow, Item, OptionItem, OptionKey, Pipeline, StageDef};
+use syn::parse::ParseStream;
 use syn::spanned::Spanned;
 use syn::{token, Expr, Ident, Lifetime, Token};
 
-/// The whole macro input.
-pub struct Pipeline {
-    pub options: Vec<OptionItem>,
-    pub flows: Vec<Flow>,
-}
-
-/// One run option.
-pub struct OptionItem {
-    pub key: OptionKey,
-    /// The key's span (the value's span for a bare thread count).
-    pub span: Span,
-    pub value: Expr,
-}
-
-/// The options `pipeline!` knows.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum OptionKey {
-    Threads,
-    Capacity,
-    Batch,
-    Pool,
-}
-
-/// `KEY = EXPR`, for `pipeline!` and `#[para::pipeline(...)]` alike.
-impl Parse for OptionItem {
-    fn parse(input: ParseStream) -> syn::Result<Self> {
-        let ident: Ident = input.parse()?;
-        let Some(key) = OptionKey::from_ident(&ident) else {
-            return Err(syn::Error::new(
-                ident.span(),
-                format!(
-                    "unknown option `{ident}`; the options are {}",
-                    OptionKey::NAMES
-                ),
-            ));
-        };
-        input.parse::<Token![=]>()?;
-        let value: Expr = input.parse()?;
-        Ok(OptionItem {
-            key,
-            span: ident.span(),
-            value,
-        })
+/// `KEY = EXPR`, for `pipeline!` and `#[para::pipeline(...)]` alike: `None`
+/// (with the error recorded) for an unknown or repeated key, whose value is
+/// still parsed so the rest of the input can be checked.
+pub fn option(
+    input: ParseStream,
+    seen: &[OptionItem],
+    errors: &mut Errors,
+) -> syn::Result<Option<OptionItem>> {
+    let ident: Ident = input.parse()?;
+    input.parse::<Token![=]>()?;
+    let value: Expr = input.parse()?;
+    let Some(key) = OptionKey::from_name(&ident.to_string()) else {
+        errors.push(error::unknown_option(ident.span(), &ident));
+        return Ok(None);
+    };
+    if seen.iter().any(|o| o.key == key) {
+        errors.push(error::duplicate_option(ident.span(), &ident));
+        return Ok(None);
     }
+    Ok(Some(OptionItem {
+        key,
+        span: ident.span(),
+        value,
+    }))
 }
 
-impl OptionKey {
-    pub const NAMES: &'static str = "`threads`, `capacity`, `batch`, `pool`";
-
-    fn from_ident(ident: &Ident) -> Option<Self> {
-        Some(match ident.to_string().as_str() {
-            "threads" => OptionKey::Threads,
-            "capacity" => OptionKey::Capacity,
-            "batch" => OptionKey::Batch,
-            "pool" => OptionKey::Pool,
-            _ => return None,
-        })
-    }
-}
-
-/// `STAGE => STAGE => ...`
-pub struct Flow {
-    pub stages: Vec<Item>,
-}
-
-/// One position of a flow.
-pub enum Item {
-    Stage(StageDef),
-    /// `'name`: a reference to a labelled stage.
-    Ref(Lifetime),
-    FanOut(FanOut),
-}
-
-/// `{ ATTR } [ 'label : ] BODY`
-pub struct StageDef {
-    pub attrs: Vec<Attr>,
-    pub label: Option<Lifetime>,
-    pub body: Expr,
-}
-
-/// `( FLOW , FLOW , ... )`
-pub struct FanOut {
-    pub span: Span,
-    pub branches: Vec<Flow>,
-}
-
-/// A stage attribute.
-pub struct Attr {
-    pub kind: AttrKind,
-    pub span: Span,
-}
-
-pub enum AttrKind {
-    Ordered,
-    Serial,
-    Parallel,
-    Replicate(Expr),
-    Priority(Expr),
-    Split,
-    Gpu {
-        batch: Option<Expr>,
-        lanes: Option<Expr>,
-    },
-}
-
-pub const ATTR_NAMES: &str =
-    "`ordered`, `serial`, `parallel`, `replicate(N)`, `priority(N)`, `split`, `gpu`, `gpu(batch = N, lanes = L)`";
-
-impl StageDef {
-    pub fn span(&self) -> Span {
-        match &self.label {
-            Some(label) => label
-                .span()
-                .join(self.body.span())
-                .unwrap_or_else(|| self.body.span()),
-            None => self.body.span(),
+/// `#[para::pipeline(KEY = EXPR, ...)]` arguments.
+pub fn attr_options(input: ParseStream, errors: &mut Errors) -> syn::Result<Vec<OptionItem>> {
+    let mut options = Vec::new();
+    while !input.is_empty() {
+        if let Some(option) = option(input, &options, errors)? {
+            options.push(option);
         }
-    }
-}
-
-impl Parse for Pipeline {
-    fn parse(input: ParseStream) -> syn::Result<Self> {
         if input.is_empty() {
-            return Err(input.error(
-                "expected a pipeline: `pipeline!(source => stage => sink)`, optionally preceded by \
-                 options such as `4,` or `threads = 4, capacity = 1024,`",
-            ));
+            break;
         }
-        let options = parse_options(input)?;
-        let mut flows = Vec::new();
-        loop {
-            if input.is_empty() {
-                break;
-            }
-            flows.push(parse_flow(input, true)?);
-            if input.is_empty() {
-                break;
-            }
-            if input.peek(Token![;]) {
-                input.parse::<Token![;]>()?;
-                continue;
-            }
-            return Err(
-                input.error("expected `=>` to continue the flow, or `;` to start another flow")
-            );
-        }
-        if flows.is_empty() {
-            return Err(input.error("expected at least one flow after the options"));
-        }
-        Ok(Pipeline { options, flows })
+        input.parse::<Token![,]>()?;
     }
+    Ok(options)
+}
+
+/// The whole `pipeline!` input.
+pub fn pipeline(input: ParseStream, errors: &mut Errors) -> syn::Result<Pipeline> {
+    if input.is_empty() {
+        return Err(error::empty_pipeline(input));
+    }
+    let options = parse_options(input, errors)?;
+    let mut flows = Vec::new();
+    loop {
+        if input.is_empty() {
+            break;
+        }
+        flows.push(parse_flow(input, true, errors)?);
+        if input.is_empty() {
+            break;
+        }
+        if input.peek(Token![;]) {
+            input.parse::<Token![;]>()?;
+            continue;
+        }
+        return Err(error::expected_arrow_or_semicolon(input));
+    }
+    if flows.is_empty() {
+        return Err(error::empty_pipeline(input));
+    }
+    Ok(Pipeline { options, flows })
 }
 
 /// `KEY = EXPR, ...,` or a bare thread count `EXPR,`, or nothing.
-fn parse_options(input: ParseStream) -> syn::Result<Vec<OptionItem>> {
+fn parse_options(input: ParseStream, errors: &mut Errors) -> syn::Result<Vec<OptionItem>> {
     let mut options = Vec::new();
+    let mut keyed = false;
     // Keyed options: `ident =` (not `==`, not `=>`).
     while input.peek(Ident)
         && input.peek2(Token![=])
         && !input.peek2(Token![==])
         && !input.peek2(Token![=>])
     {
-        options.push(input.parse()?);
+        keyed = true;
+        if let Some(option) = option(input, &options, errors)? {
+            options.push(option);
+        }
         if input.is_empty() {
-            return Err(input.error("expected `,` and a flow after the options"));
+            return Err(error::expected_flow_after_options(input));
         }
         input.parse::<Token![,]>()?;
     }
-    if !options.is_empty() {
+    if keyed {
         return Ok(options);
     }
     // A bare thread count: an expression followed by `,` at the top level.
@@ -199,29 +124,29 @@ fn parse_options(input: ParseStream) -> syn::Result<Vec<OptionItem>> {
 }
 
 /// `STAGE { => STAGE }`
-fn parse_flow(input: ParseStream, top_level: bool) -> syn::Result<Flow> {
-    let mut stages = vec![parse_item(input)?];
+fn parse_flow(input: ParseStream, top_level: bool, errors: &mut Errors) -> syn::Result<Flow> {
+    let mut stages = vec![parse_item(input, errors)?];
     while input.peek(Token![=>]) {
         input.parse::<Token![=>]>()?;
         if input.is_empty() || input.peek(Token![;]) || input.peek(Token![,]) {
-            return Err(input.error("expected a stage after `=>`"));
+            return Err(error::expected_stage_after_arrow(input));
         }
-        stages.push(parse_item(input)?);
+        stages.push(parse_item(input, errors)?);
     }
     if !(top_level || input.is_empty() || input.peek(Token![,])) {
-        return Err(input.error("expected `=>`, `,` or `)` in a fan-out branch"));
+        return Err(error::expected_branch_end(input));
     }
     Ok(Flow { stages })
 }
 
-fn parse_item(input: ParseStream) -> syn::Result<Item> {
-    let mut attrs = parse_attrs(input)?;
+fn parse_item(input: ParseStream, errors: &mut Errors) -> syn::Result<Item> {
+    let mut attrs = parse_attrs(input, errors)?;
     if input.peek(Lifetime) {
         let label: Lifetime = input.parse()?;
         if input.peek(Token![:]) && !input.peek(Token![::]) {
             input.parse::<Token![:]>()?;
             // Attributes may also follow the label: `'name: #[ordered] |x| ...`.
-            attrs.extend(parse_attrs(input)?);
+            attrs.extend(parse_attrs(input, errors)?);
             let body = parse_body(input)?;
             return Ok(Item::Stage(StageDef {
                 attrs,
@@ -230,28 +155,19 @@ fn parse_item(input: ParseStream) -> syn::Result<Item> {
             }));
         }
         if let Some(attr) = attrs.first() {
-            return Err(syn::Error::new(
-                attr.span,
-                format!(
-                    "an attribute cannot be put on a reference to `{label}`; put it where the \
-                     stage is defined (`{label}: ...`)"
-                ),
-            ));
+            errors.push(error::attribute_on_reference(attr.span, &label));
         }
         return Ok(Item::Ref(label));
     }
     if input.peek(token::Paren) && is_fan_out(input) {
         if let Some(attr) = attrs.first() {
-            return Err(syn::Error::new(
-                attr.span,
-                "an attribute cannot be put on a fan-out group; put it on a stage inside",
-            ));
+            errors.push(error::attribute_on_fan_out(attr.span));
         }
         let content;
         let paren = syn::parenthesized!(content in input);
         let mut branches = Vec::new();
         while !content.is_empty() {
-            branches.push(parse_flow(&content, false)?);
+            branches.push(parse_flow(&content, false, errors)?);
             if content.is_empty() {
                 break;
             }
@@ -303,17 +219,18 @@ fn is_fan_out(input: ParseStream) -> bool {
 fn parse_body(input: ParseStream) -> syn::Result<Expr> {
     if input.is_empty() || input.peek(Token![;]) || input.peek(Token![,]) || input.peek(Token![=>])
     {
-        return Err(
-            input.error("expected a stage: a closure such as `|x| x + 1`, or an expression")
-        );
+        return Err(error::expected_stage(input));
     }
     input.parse::<Expr>()
 }
 
-fn parse_attrs(input: ParseStream) -> syn::Result<Vec<Attr>> {
+/// Outer attributes; a malformed or unknown one is recorded and skipped.
+fn parse_attrs(input: ParseStream, errors: &mut Errors) -> syn::Result<Vec<Attr>> {
     let mut attrs = Vec::new();
     for attr in syn::Attribute::parse_outer(input)? {
-        attrs.push(convert_attr(&attr)?);
+        if let Some(attr) = errors.ok(convert_attr(&attr)) {
+            attrs.push(attr);
+        }
     }
     Ok(attrs)
 }
@@ -323,29 +240,20 @@ fn convert_attr(attr: &syn::Attribute) -> syn::Result<Attr> {
     let span = attr.path().span();
     let path = attr.path();
     let Some(name) = path.get_ident().map(Ident::to_string) else {
-        return Err(syn::Error::new_spanned(
-            path,
-            format!("unknown stage attribute; the attributes are {ATTR_NAMES}"),
-        ));
+        return Err(error::unknown_attribute(path));
     };
     let no_args = |kind: AttrKind| -> syn::Result<Attr> {
         match &attr.meta {
             syn::Meta::Path(_) => Ok(Attr { kind, span }),
-            _ => Err(syn::Error::new_spanned(
-                &attr.meta,
-                format!("`#[{name}]` takes no arguments"),
-            )),
+            meta => Err(error::attribute_takes_no_arguments(meta, &name)),
         }
     };
     let one_arg = |name: &str| -> syn::Result<Expr> {
         match &attr.meta {
-            syn::Meta::List(list) => list.parse_args::<Expr>().map_err(|_| {
-                syn::Error::new_spanned(list, format!("expected `#[{name}(N)]` with one value"))
-            }),
-            _ => Err(syn::Error::new_spanned(
-                &attr.meta,
-                format!("expected `#[{name}(N)]` with one value"),
-            )),
+            syn::Meta::List(list) => list
+                .parse_args::<Expr>()
+                .map_err(|_| error::attribute_needs_one_value(list, name)),
+            meta => Err(error::attribute_needs_one_value(meta, name)),
         }
     };
     let kind = match name.as_str() {
@@ -356,12 +264,7 @@ fn convert_attr(attr: &syn::Attribute) -> syn::Result<Attr> {
         "replicate" => AttrKind::Replicate(one_arg("replicate")?),
         "priority" => AttrKind::Priority(one_arg("priority")?),
         "gpu" => parse_gpu(attr)?,
-        _ => {
-            return Err(syn::Error::new_spanned(
-                path,
-                format!("unknown stage attribute `#[{name}]`; the attributes are {ATTR_NAMES}"),
-            ))
-        }
+        _ => return Err(error::unknown_attribute(path)),
     };
     Ok(Attr { kind, span })
 }
@@ -378,23 +281,16 @@ fn parse_gpu(attr: &syn::Attribute) -> syn::Result<AttrKind> {
                 } else if meta.path.is_ident("lanes") {
                     &mut lanes
                 } else {
-                    return Err(meta.error(
-                        "unknown `#[gpu]` option; the options are `batch = N` and `lanes = L`",
-                    ));
+                    return Err(error::unknown_gpu_option(&meta));
                 };
                 if slot.is_some() {
-                    return Err(meta.error("this `#[gpu]` option is given twice"));
+                    return Err(error::duplicate_gpu_option(&meta));
                 }
                 *slot = Some(meta.value()?.parse::<Expr>()?);
                 Ok(())
             })?;
         }
-        syn::Meta::NameValue(nv) => {
-            return Err(syn::Error::new_spanned(
-                nv,
-                "expected `#[gpu]` or `#[gpu(batch = N, lanes = L)]`",
-            ))
-        }
+        syn::Meta::NameValue(nv) => return Err(error::gpu_name_value(nv)),
     }
     Ok(AttrKind::Gpu { batch, lanes })
 }

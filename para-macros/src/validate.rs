@@ -1,79 +1,18 @@
 //! Turning the parsed flows into a graph model: resolve labels, find sources,
 //! sinks, fan-outs and fan-ins, and reject what cannot run (undefined,
 //! duplicate or cyclic labels, misplaced attributes, empty fan-outs, flows
-//! that are only a source, ordered stages reachable from several sources).
+//! that are only a source, ordered stages reachable from several sources,
+//! parallel stage closures that assign to captured state).
 //! Errors are collected, each on the offending token.
 
-use crate::parse::{Attr, AttrKind, FanOut, Flow, Item, OptionItem, Pipeline, StageDef};
+use crate::error::{self, Errors};
+use crate::model::{Attr, AttrKind, Attrs, FanOut, Flow, Item, Model, Node, Pipeline, StageDef};
+use crate::scope::Scopes;
 use proc_macro2::Span;
 use std::collections::{BTreeMap, BTreeSet};
-use syn::{Expr, Lifetime};
-
-/// The graph the macro expands.
-pub struct Model {
-    pub options: Vec<OptionItem>,
-    pub nodes: Vec<Node>,
-    /// Node ids in an order where every node comes after its inputs.
-    pub order: Vec<usize>,
-}
-
-pub struct Node {
-    pub body: Expr,
-    /// A flow starting with `'name`: stands for the labelled stage until
-    /// labels are resolved, then is removed (`dead`) and its consumers are
-    /// wired to that stage.
-    pub alias: Option<Lifetime>,
-    pub dead: bool,
-    pub label: Option<Lifetime>,
-    pub attrs: Attrs,
-    pub is_source: bool,
-    /// Another error already explains why this source has no consumer.
-    pub excused: bool,
-    /// The fan-out group right after this stage, if any (for diagnostics).
-    pub fan_span: Option<Span>,
-    /// Upstream nodes, in edge order.
-    pub inputs: Vec<usize>,
-    /// Downstream nodes, in branch order (a fan-out's branches first).
-    pub consumers: Vec<usize>,
-    pub span: Span,
-}
-
-/// A stage's attributes, each with its span.
-#[derive(Default)]
-pub struct Attrs {
-    pub ordered: Option<Span>,
-    pub serial: Option<Span>,
-    pub parallel: Option<Span>,
-    pub split: Option<Span>,
-    pub replicate: Option<Expr>,
-    pub priority: Option<Expr>,
-    pub gpu: Option<(Span, Option<Expr>, Option<Expr>)>,
-}
-
-impl Node {
-    pub fn is_sink(&self) -> bool {
-        self.consumers.is_empty()
-    }
-}
-
-/// Collects errors so one expansion reports all of them.
-#[derive(Default)]
-struct Errors(Option<syn::Error>, usize);
-
-impl Errors {
-    fn count(&self) -> usize {
-        self.1
-    }
-
-    fn push(&mut self, span: Span, message: impl std::fmt::Display) {
-        self.1 += 1;
-        let error = syn::Error::new(span, message);
-        match &mut self.0 {
-            Some(all) => all.combine(error),
-            None => self.0 = Some(error),
-        }
-    }
-}
+use syn::spanned::Spanned;
+use syn::visit::Visit;
+use syn::Lifetime;
 
 /// A flow ending in `'name`: it sends into the labelled stage, resolved
 /// after every label is known.
@@ -82,19 +21,21 @@ struct PendingRef {
     from: Vec<usize>,
 }
 
-struct Builder {
+struct Builder<'e> {
     nodes: Vec<Node>,
     labels: BTreeMap<String, usize>,
     refs: Vec<PendingRef>,
-    errors: Errors,
+    errors: &'e mut Errors,
 }
 
-pub fn validate(pipeline: Pipeline) -> Result<Model, syn::Error> {
+/// Builds the graph of a parsed pipeline, recording every mistake in
+/// `errors`; `None` when the graph has no consistent order (a cycle).
+pub fn validate(pipeline: Pipeline, errors: &mut Errors) -> Option<Model> {
     let mut b = Builder {
         nodes: Vec::new(),
         labels: BTreeMap::new(),
         refs: Vec::new(),
-        errors: Errors::default(),
+        errors,
     };
     for flow in pipeline.flows {
         b.flow(flow, None);
@@ -105,17 +46,14 @@ pub fn validate(pipeline: Pipeline) -> Result<Model, syn::Error> {
     if let Some(order) = &order {
         b.check_ordered(order);
     }
-    if let Some(error) = b.errors.0 {
-        return Err(error);
-    }
-    Ok(Model {
+    Some(Model {
         options: pipeline.options,
         nodes: b.nodes,
-        order: order.expect("no error means no cycle"),
+        order: order?,
     })
 }
 
-impl Builder {
+impl Builder<'_> {
     /// Walks a flow whose first stage receives from `upstream` (`None`: a
     /// top-level flow, whose first stage is a source). Returns the flow's
     /// output endpoints.
@@ -147,10 +85,7 @@ impl Builder {
                 }
                 Item::Ref(label) if index == 0 && current.is_none() => {
                     if last {
-                        self.errors.push(
-                            label.span(),
-                            "this flow is only a reference; send it on, e.g. `'name => |x| ...`",
-                        );
+                        self.errors.push(error::only_a_reference(label.span()));
                     }
                     let id = self.nodes.len();
                     self.nodes.push(Node {
@@ -174,21 +109,12 @@ impl Builder {
                     return Vec::new();
                 }
                 Item::Ref(label) => {
-                    self.errors.push(
-                        label.span(),
-                        format!(
-                            "a reference to `{label}` can only start a flow (to take its output) \
-                             or end one (to send into it)"
-                        ),
-                    );
+                    self.errors.push(error::reference_in_the_middle(&label));
                     return Vec::new();
                 }
                 Item::FanOut(fan) => {
                     let Some(up) = current.take() else {
-                        self.errors.push(
-                            fan.span,
-                            "a fan-out cannot start a flow: it needs a source before it",
-                        );
+                        self.errors.push(error::fan_out_starts_flow(fan.span));
                         return Vec::new();
                     };
                     for &u in &up {
@@ -203,18 +129,11 @@ impl Builder {
 
     fn fan_out(&mut self, fan: FanOut, upstream: Vec<usize>) -> Vec<usize> {
         if fan.branches.is_empty() {
-            self.errors.push(
-                fan.span,
-                "empty fan-out: a fan-out `( ... , ... )` needs at least two branches",
-            );
+            self.errors.push(error::empty_fan_out(fan.span));
             return Vec::new();
         }
         if fan.branches.len() == 1 {
-            self.errors.push(
-                fan.span,
-                "a fan-out needs at least two branches separated by `,`; for one branch, remove \
-                 the parentheses",
-            );
+            self.errors.push(error::single_branch_fan_out(fan.span));
         }
         let mut ends = Vec::new();
         for branch in fan.branches {
@@ -237,10 +156,7 @@ impl Builder {
         if let Some(label) = &stage.label {
             let name = label.ident.to_string();
             if self.labels.insert(name, id).is_some() {
-                self.errors.push(
-                    label.span(),
-                    format!("duplicate label `{label}`: each label names one stage"),
-                );
+                self.errors.push(error::duplicate_label(label));
             }
         }
         self.nodes.push(Node {
@@ -274,7 +190,7 @@ impl Builder {
                 }
             };
             if duplicate {
-                self.errors.push(attr.span, "this attribute is given twice");
+                self.errors.push(error::duplicate_attribute(attr.span));
             }
         }
         out
@@ -285,14 +201,8 @@ impl Builder {
         if let Some(&target) = self.labels.get(&name) {
             return Some(target);
         }
-        let known: Vec<String> = self.labels.keys().map(|k| format!("`'{k}`")).collect();
-        let hint = if known.is_empty() {
-            "no stage has a label; define one with `'name: |x| ...`".to_string()
-        } else {
-            format!("the labels are {}", known.join(", "))
-        };
-        self.errors
-            .push(label.span(), format!("undefined label `{label}`; {hint}"));
+        let known: Vec<String> = self.labels.keys().cloned().collect();
+        self.errors.push(error::undefined_label(label, &known));
         None
     }
 
@@ -344,11 +254,7 @@ impl Builder {
             let mut errors = Vec::new();
             if node.is_source {
                 if node.consumers.is_empty() && !node.excused {
-                    errors.push((
-                        node.span,
-                        "this flow is only a source; add a stage, e.g. `data => |x| ...`"
-                            .to_string(),
-                    ));
+                    errors.push(error::only_a_source(node.span));
                 }
                 let misplaced = [
                     (node.attrs.ordered, "ordered"),
@@ -358,67 +264,47 @@ impl Builder {
                 ];
                 for (span, name) in misplaced {
                     if let Some(span) = span {
-                        errors.push((
-                            span,
-                            format!(
-                                "`#[{name}]` cannot be put on a source (the first stage of a flow)"
-                            ),
-                        ));
+                        errors.push(error::misplaced_on_source(span, name));
                     }
                 }
                 if let Some(n) = &node.attrs.replicate {
-                    errors.push((
-                        syn::spanned::Spanned::span(n),
-                        "`#[replicate(N)]` cannot be put on a source; use `#[split]` to let \
-                         several workers produce from it"
-                            .to_string(),
-                    ));
+                    errors.push(error::replicate_on_source(n.span()));
                 }
             } else {
                 if let Some(span) = node.attrs.split {
-                    errors.push((
-                        span,
-                        "`#[split]` can only be put on a source (the first stage of a flow)"
-                            .to_string(),
-                    ));
+                    errors.push(error::split_not_on_source(span));
                 }
                 let kinds = [
                     (node.attrs.ordered, "ordered"),
                     (node.attrs.serial, "serial"),
                     (node.attrs.parallel, "parallel"),
                 ];
-                let given: Vec<_> = kinds.iter().filter(|(s, _)| s.is_some()).collect();
-                if given.len() > 1 {
-                    errors.push((
-                        given[1].0.expect("given"),
-                        format!(
-                            "`#[{}]` and `#[{}]` cannot be combined on one stage",
-                            given[0].1, given[1].1
-                        ),
-                    ));
+                let given: Vec<(Span, &str)> = kinds
+                    .iter()
+                    .filter_map(|&(s, name)| Some((s?, name)))
+                    .collect();
+                if let [(_, first), (span, second), ..] = given.as_slice() {
+                    errors.push(error::conflicting_attributes(*span, first, second));
                 }
                 if let (Some((span, ..)), Some(_)) = (&node.attrs.gpu, given.first()) {
-                    errors.push((
-                        *span,
-                        "`#[gpu]` stages run on device lanes; they cannot also be \
-                         `#[ordered]`, `#[serial]` or `#[parallel]`"
-                            .to_string(),
-                    ));
+                    errors.push(error::gpu_with_mode(*span));
                 }
                 if let (Some(n), Some(_)) = (
                     &node.attrs.replicate,
                     node.attrs.ordered.or(node.attrs.serial),
                 ) {
-                    errors.push((
-                        syn::spanned::Spanned::span(n),
-                        "`#[replicate(N)]` is for parallel stages; a serial or ordered stage runs on \
-                         one worker at a time"
-                            .to_string(),
-                    ));
+                    errors.push(error::replicate_on_serial(n.span()));
                 }
             }
-            for (span, message) in errors {
-                self.errors.push(span, message);
+            if node.runs_in_parallel() {
+                let mut scopes = Scopes::new([]);
+                scopes.visit_expr(&node.body);
+                for m in scopes.mutations {
+                    errors.push(error::parallel_mutation(&m.tokens, &m.name, error::MAP_FIX));
+                }
+            }
+            for error in errors {
+                self.errors.push(error);
             }
         }
     }
@@ -453,17 +339,11 @@ impl Builder {
             .iter()
             .copied()
             .find(|&i| self.nodes[i].label.is_some())
-            .unwrap_or(in_cycle[0]);
+            .or(in_cycle.first().copied())?;
         let node = &self.nodes[culprit];
         let span = node.label.as_ref().map_or(node.span, |l| l.span());
-        let name = node
-            .label
-            .as_ref()
-            .map_or_else(|| "this stage".to_string(), |l| format!("`{l}`"));
-        self.errors.push(
-            span,
-            format!("cyclic label: {name} feeds itself through a label reference; a pipeline must not loop"),
-        );
+        self.errors
+            .push(error::cyclic_label(span, node.label.as_ref()));
         None
     }
 
@@ -480,14 +360,8 @@ impl Builder {
             }
             if let Some(span) = self.nodes[id].attrs.ordered {
                 if sources[id].len() > 1 {
-                    self.errors.push(
-                        span,
-                        format!(
-                            "`#[ordered]` stage reachable from {} sources; source order is only \
-                             defined for one source",
-                            sources[id].len()
-                        ),
-                    );
+                    self.errors
+                        .push(error::ordered_several_sources(span, sources[id].len()));
                 }
             }
         }

@@ -217,6 +217,23 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+/// ```
+/// #[para::pipeline(threads = 2)]
+/// fn parse_sum(lines: &[&str]) -> Result<i64, std::num::ParseIntError> {
+///     let mut sum = 0;
+///     #[stream]
+///     for line in lines {
+///         let trimmed = line.trim();
+///         #[stage(parallel)]
+///         let value: i64 = trimmed.parse()?;
+///         #[stage(ordered)]
+///         sum += value;
+///     }
+///     Ok(sum)
+/// }
+/// assert_eq!(parse_sum(&["1", " 2", "3"]), Ok(6));
+/// assert!(parse_sum(&["1", "x"]).is_err());
+/// ```
 pub use para_macros::stream_pipeline as pipeline;
 pub use para_runtime::combinators;
 pub use para_runtime::{
@@ -233,6 +250,18 @@ pub mod stage {
 /// What a pipeline needs in scope: `pipeline!`, the builder, its options,
 /// the combinators and the traits, as `rayon::prelude` does for rayon.
 pub mod prelude {
+    /// ```
+    /// use para::prelude::*;
+    /// fn take(n: u64) -> impl Fn(u64) -> u64 + Send + Sync {
+    ///     move |x| x + n // a function of your own named like a combinator
+    /// }
+    /// let mut out = Vec::new();
+    /// let report = pipeline!(threads = 2,
+    ///     0..100u64 => filter(|&x| x % 2 == 1) => take(1) => para::prelude::take(3)
+    ///         => #[ordered] |x| out.push(x));
+    /// assert_eq!(out, [2, 4, 6]);
+    /// assert_eq!(report.nodes.len(), 5);
+    /// ```
     pub use para_macros::pipeline;
     pub use para_runtime::combinators::{
         batch, filter, filter_map, flat_map, inspect, take, take_while, unbatch,
@@ -250,10 +279,14 @@ pub mod __private {
     pub use para_runtime::support::bodies::{
         map_body, ordered_body, serial_body, FnBody, ParallelBody, SerialBody, StageBody,
     };
+    pub use para_runtime::support::combinator_calls::{
+        FilterCall, FilterMapCall, FlatMapCall, InspectCall, TakeWhileCall,
+    };
     pub use para_runtime::support::edges::{fan_in_branch, fan_out, FanOutItem, SameItem};
     pub use para_runtime::support::stream_loop::{
         parallel_step, serial_step, Control, Step, StreamSource,
     };
+    pub use para_runtime::support::try_op::{ErrResidual, NoneResidual, TryReturn, TryValue};
     pub use para_runtime::support::{empty_report, DEFAULT_GPU_BATCH};
     pub use para_runtime::{Graph, NodeId, Options, Port, Report, Stage, StageMode};
 }

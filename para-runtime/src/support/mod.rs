@@ -8,8 +8,10 @@
 //! `build`, `nodes`, `exec`, `protocol`, `data`, `api`, `sync`.
 
 pub mod bodies;
+pub mod combinator_calls;
 pub mod edges;
 pub mod stream_loop;
+pub mod try_op;
 
 pub use crate::api::report::Report;
 

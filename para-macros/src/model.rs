@@ -1,0 +1,165 @@
+//! The model both macros work on: what `pipeline!` parsed (flows of stages)
+//! and the graph that validation turns it into. Plain data, no logic beyond
+//! small accessors: the parser fills the first half, the validator the second,
+//! the expander reads the graph. Every node, edge and option keeps its span so
+//! an error can point at the token that caused it.
+
+use proc_macro2::Span;
+use syn::{Expr, Lifetime};
+
+/// The whole `pipeline!` input.
+pub struct Pipeline {
+    pub options: Vec<OptionItem>,
+    pub flows: Vec<Flow>,
+}
+
+/// One run option, `KEY = EXPR` (or a bare thread count).
+pub struct OptionItem {
+    pub key: OptionKey,
+    /// The key's span (the value's span for a bare thread count).
+    pub span: Span,
+    pub value: Expr,
+}
+
+/// The run options both macros know.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OptionKey {
+    Threads,
+    Capacity,
+    Batch,
+    Pool,
+}
+
+impl OptionKey {
+    /// The option named `name`, if there is one.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Some(match name {
+            "threads" => OptionKey::Threads,
+            "capacity" => OptionKey::Capacity,
+            "batch" => OptionKey::Batch,
+            "pool" => OptionKey::Pool,
+            _ => return None,
+        })
+    }
+}
+
+/// `STAGE => STAGE => ...`
+pub struct Flow {
+    pub stages: Vec<Item>,
+}
+
+/// One position of a flow.
+pub enum Item {
+    Stage(StageDef),
+    /// `'name`: a reference to a labelled stage.
+    Ref(Lifetime),
+    FanOut(FanOut),
+}
+
+/// `{ ATTR } [ 'label : ] BODY`
+pub struct StageDef {
+    pub attrs: Vec<Attr>,
+    pub label: Option<Lifetime>,
+    pub body: Expr,
+}
+
+impl StageDef {
+    /// The label and the body (the body alone where the compiler cannot
+    /// join spans).
+    pub fn span(&self) -> Span {
+        let body = syn::spanned::Spanned::span(&self.body);
+        match &self.label {
+            Some(label) => label.span().join(body).unwrap_or(body),
+            None => body,
+        }
+    }
+}
+
+/// `( FLOW , FLOW , ... )`
+pub struct FanOut {
+    pub span: Span,
+    pub branches: Vec<Flow>,
+}
+
+/// A stage attribute and the span of its name.
+pub struct Attr {
+    pub kind: AttrKind,
+    pub span: Span,
+}
+
+/// The stage attributes `pipeline!` knows.
+pub enum AttrKind {
+    Ordered,
+    Serial,
+    Parallel,
+    Replicate(Expr),
+    Priority(Expr),
+    Split,
+    Gpu {
+        batch: Option<Expr>,
+        lanes: Option<Expr>,
+    },
+}
+
+/// The graph `pipeline!` expands.
+pub struct Model {
+    pub options: Vec<OptionItem>,
+    pub nodes: Vec<Node>,
+    /// Node ids in an order where every node comes after its inputs.
+    pub order: Vec<usize>,
+}
+
+/// One stage of the graph.
+pub struct Node {
+    pub body: Expr,
+    /// A flow starting with `'name`: stands for the labelled stage until
+    /// labels are resolved, then is removed (`dead`) and its consumers are
+    /// wired to that stage.
+    pub alias: Option<Lifetime>,
+    pub dead: bool,
+    pub label: Option<Lifetime>,
+    pub attrs: Attrs,
+    pub is_source: bool,
+    /// Another error already explains why this source has no consumer.
+    pub excused: bool,
+    /// The fan-out group right after this stage, if any (for diagnostics).
+    pub fan_span: Option<Span>,
+    /// Upstream nodes, in edge order.
+    pub inputs: Vec<usize>,
+    /// Downstream nodes, in branch order (a fan-out's branches first).
+    pub consumers: Vec<usize>,
+    pub span: Span,
+}
+
+impl Node {
+    /// A stage with no downstream anywhere in the graph.
+    pub fn is_sink(&self) -> bool {
+        self.consumers.is_empty()
+    }
+
+    /// Whether a closure body here runs on many workers at once and must be
+    /// `Fn` (SPEC 1: a map without `#[serial]`/`#[ordered]`, a
+    /// `#[parallel]` sink; device stages have their own bounds).
+    pub fn runs_in_parallel(&self) -> bool {
+        if self.is_source || self.attrs.gpu.is_some() {
+            return false;
+        }
+        if self.is_sink() {
+            self.attrs.parallel.is_some()
+        } else {
+            self.attrs.ordered.is_none() && self.attrs.serial.is_none()
+        }
+    }
+}
+
+/// A stage's attributes, each with its span.
+#[derive(Default)]
+pub struct Attrs {
+    pub ordered: Option<Span>,
+    pub serial: Option<Span>,
+    pub parallel: Option<Span>,
+    pub split: Option<Span>,
+    pub replicate: Option<Expr>,
+    pub priority: Option<Expr>,
+    pub gpu: Option<(Span, Option<Expr>, Option<Expr>)>,
+}
