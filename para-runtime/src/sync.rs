@@ -28,6 +28,11 @@ pub(crate) mod channel {
     pub(crate) use crossbeam_channel::{bounded, select, unbounded, Receiver, Sender};
 }
 
+/// Process-wide state (the cache of worker pools), which outlives every run
+/// and is not part of any protocol a loom model checks: the standard
+/// library's in both configurations (loom's primitives cannot be statics).
+pub(crate) use std::sync::{Mutex as StdMutex, OnceLock};
+
 /// Threads: device lanes are scoped threads of the run.
 pub(crate) mod thread {
     pub(crate) use std::thread::{scope, Builder};

@@ -3,7 +3,7 @@
 //! one run.
 
 use crate::build::plan::{Role, Spec};
-use crate::exec::scheduler::{Pool, Settings};
+use crate::exec::scheduler::{shared_pool, Pool, Settings};
 use rayon_core::ThreadPool;
 use std::fmt;
 
@@ -45,8 +45,17 @@ impl<'p> Options<'p> {
         Self::default()
     }
 
-    /// Worker count. Without a `pool`, the run gets a private pool of this
-    /// many threads. `0` is rejected when the run starts.
+    /// Worker count. `0` is rejected when the run starts.
+    ///
+    /// Where the workers run, without a [`pool`](Options::pool): called from
+    /// a thread of a rayon-core pool (a stage of another pipeline, a rayon
+    /// job), the `threads` workers are jobs of that pool, so no thread is
+    /// started and nested runs share their threads; called from any other
+    /// thread, they run on a process-wide pool of `threads` threads, made
+    /// the first time a run asks for that many and kept for the life of the
+    /// process (as rayon's global pool is), so repeated runs start no
+    /// threads. A run asked for more workers than its pool has threads
+    /// still has that many workers; they take turns on the pool's threads.
     pub fn threads(mut self, threads: usize) -> Self {
         self.threads = Some(threads);
         self
@@ -114,7 +123,10 @@ impl<'p> Options<'p> {
         assert!(batch > 0, "para: batch = 0: batches need at least one item");
         let pool = match (self.pool, self.threads) {
             (Some(pool), _) => Pool::Given(pool),
-            (None, Some(threads)) => Pool::Private(threads),
+            // Inside a pool: the workers are jobs of that pool (see
+            // `Options::threads`).
+            (None, Some(_)) if rayon_core::current_thread_index().is_some() => Pool::Current,
+            (None, Some(threads)) => Pool::Shared(shared_pool(threads)),
             (None, None) => Pool::Current,
         };
         let capacity = self

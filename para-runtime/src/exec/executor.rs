@@ -42,14 +42,33 @@ pub(crate) struct Executor<'r, 'g> {
     handoff: Handoff,
     /// This thread's worker index (`None`: a device lane or the caller).
     worker: Option<usize>,
+    /// Starts a worker job for a reserved slot (workers only: a job of the
+    /// run's pool scope; see `protocol::crew`).
+    spawn: Option<&'r dyn Fn(usize)>,
 }
 
 impl<'r, 'g> Executor<'r, 'g> {
-    /// The executor of worker `index` of `run`, with its deques.
-    pub(crate) fn worker(run: &'r Run<'g>, index: usize) -> Self {
+    /// The executor of the loop holding worker slot `index` of `run`, with
+    /// the slot's deques; `spawn` starts more worker jobs.
+    pub(crate) fn worker(run: &'r Run<'g>, index: usize, spawn: &'r dyn Fn(usize)) -> Self {
         Executor {
             worker: Some(index),
+            spawn: Some(spawn),
             ..Executor::new(run, Some(run.take_locals(index)))
+        }
+    }
+
+    /// Gives the slot's deques back (the loop leaves its slot).
+    pub(crate) fn return_locals(&mut self) {
+        if let (Some(index), Some(local)) = (self.worker, self.local.take()) {
+            self.run.return_locals(index, local);
+        }
+    }
+
+    /// Takes the slot's deques again (the loop kept its slot after all).
+    pub(crate) fn retake_locals(&mut self) {
+        if let (Some(index), None) = (self.worker, &self.local) {
+            self.local = Some(self.run.take_locals(index));
         }
     }
 
@@ -69,6 +88,7 @@ impl<'r, 'g> Executor<'r, 'g> {
             holding_slot: false,
             handoff: Handoff::EMPTY,
             worker: None,
+            spawn: None,
         }
     }
 
@@ -146,14 +166,15 @@ impl<'r, 'g> Executor<'r, 'g> {
         self.run.is_cancelled()
     }
 
-    /// Queues a task and wakes a sleeping worker if there is one.
+    /// Queues a task and, if a worker slot is free, starts a worker job
+    /// for it (see `protocol::crew`).
     pub(crate) fn schedule(&mut self, task: Task) {
         let level = self.run.plan(task.node).level;
         match &self.local {
             Some(local) => local[level].push(task),
             None => self.run.injectors[level].push(task),
         }
-        self.run.sleep.notify_work();
+        self.run.crew.notify_work(self.spawn);
     }
 
     /// Hands `batch` to node `target` through its inbox.
@@ -215,7 +236,7 @@ impl<'r, 'g> Executor<'r, 'g> {
         let closed = self.run.closed.fetch_add(1, Ordering::AcqRel) + 1;
         if closed == self.run.nodes.len() {
             self.run.flags.done.store(true, Ordering::Release);
-            self.run.sleep.wake_all();
+            self.run.crew.wake_keeper();
         }
     }
 

@@ -12,8 +12,8 @@ use crate::exec::plan::NodePlan;
 use crate::exec::stats::NodeStats;
 use crate::exec::task::Task;
 use crate::protocol::completion::Pending;
+use crate::protocol::crew::Crew;
 use crate::protocol::park::Capacity;
-use crate::protocol::sleep::Sleep;
 use crate::sync::{lock, AtomicBool, AtomicU64, AtomicUsize, CachePadded, Mutex, Ordering};
 use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -52,7 +52,8 @@ pub(crate) struct Run<'g> {
     /// `[worker][level]`: the stealing ends of the workers' deques.
     pub(crate) thieves: Vec<Vec<Thief<Task>>>,
     locals: Mutex<Vec<Option<Vec<LocalQueue<Task>>>>>,
-    pub(crate) sleep: Sleep,
+    /// The worker slots and their jobs (see `protocol::crew`).
+    pub(crate) crew: Crew,
     /// Items inside the graph and the sources parked on the bound.
     pub(crate) room: Capacity,
     pub(crate) batch: usize,
@@ -104,7 +105,7 @@ impl<'g> Run<'g> {
             injectors: (0..levels).map(|_| SharedQueue::new()).collect(),
             thieves,
             locals: Mutex::new(locals.into_iter().map(Some).collect()),
-            sleep: Sleep::new(),
+            crew: Crew::new(threads),
             room: Capacity::new(capacity, sources),
             batch,
             threads,
@@ -139,11 +140,17 @@ impl<'g> Run<'g> {
         (0..self.nodes.len()).map(NodeId::new)
     }
 
-    /// The deques of worker `index` (each worker takes its own once).
+    /// The deques of worker slot `index`, for the loop that holds the slot.
     pub(crate) fn take_locals(&self, index: usize) -> Vec<LocalQueue<Task>> {
         lock(&self.locals)[index]
             .take()
-            .expect("para internal error: a worker started twice")
+            .expect("para internal error: two loops in one worker slot")
+    }
+
+    /// Puts back the deques of worker slot `index` (empty: a loop leaves
+    /// only when it found no task, and only the owner pushes to them).
+    pub(crate) fn return_locals(&self, index: usize, locals: Vec<LocalQueue<Task>>) {
+        lock(&self.locals)[index] = Some(locals);
     }
 
     pub(crate) fn is_done(&self) -> bool {
@@ -154,7 +161,7 @@ impl<'g> Run<'g> {
         self.flags.cancelled.load(Ordering::Acquire)
     }
 
-    /// Whether any task is queued anywhere (slow path: the sleep check).
+    /// Whether any task is queued anywhere (slow path: a worker leaving).
     pub(crate) fn has_work(&self) -> bool {
         self.injectors.iter().any(|q| !q.is_empty())
             || self.thieves.iter().flatten().any(|t| !t.is_empty())
@@ -195,7 +202,7 @@ impl<'g> Run<'g> {
         }
         drop(failure);
         self.flags.cancelled.store(true, Ordering::Release);
-        self.sleep.wake_all();
+        self.crew.wake_keeper();
     }
 
     pub(crate) fn take_failure(&self) -> Option<Box<dyn Any + Send>> {

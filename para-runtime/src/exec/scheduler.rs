@@ -1,13 +1,52 @@
 //! Starting and ending a run: device lanes on scoped threads, workers as jobs
-//! of a rayon-core pool, and the caller waiting for both.
+//! of a rayon-core pool, and the caller keeping the run going until it ends.
+//!
+//! # Workers as pool jobs, and nesting
+//!
+//! A run's workers are jobs spawned into a rayon-core scope on the run's
+//! pool ([`Pool`]), one per worker slot that has work (see
+//! `protocol::crew`): a worker loop runs while it finds tasks and leaves
+//! its slot when it finds none, and a new job is spawned when work appears
+//! and a slot is free. A loop never waits for work, because a pool thread
+//! that waits (for a nested pipeline, a `join`, a `par_iter`) runs other
+//! jobs of its pool on top of the waiting frame, and that frame goes on
+//! only once the job returns: a worker loop that slept there until its run
+//! ended would never give the frame back, and if the run needed that frame
+//! (a stage's `par_iter` whose piece the thread had taken), neither would
+//! ever end.
+//!
+//! A job that starts on a thread already running a worker loop of its own
+//! run (suspended below, in a stage that waits) declines: it frees its slot
+//! and returns (`exec::worker::is_worker_of`). Running the loop there would
+//! only make the suspended stage wait longer; the suspended worker holds
+//! the run's work, so nothing is left without a worker.
+//!
+//! The caller *keeps* the run: it stays inside the scope until the run is
+//! done or cancelled, spawns the jobs that threads outside the pool (device
+//! lanes, the caller itself starting the sources) asked for, and, when it
+//! is itself a thread of the run's pool (a pipeline inside a stage of
+//! another, or inside a rayon job), it works as a worker of its run between
+//! those waits and helps the pool (`rayon_core::yield_now`), so a nested run
+//! always has at least its caller working on it, however busy the pool is.
+//! A waiting thread thus helps any run, but never becomes a second worker
+//! of a run it is already a worker of.
+//!
+//! # Pools
+//!
+//! See `Options::threads`: without `pool`, a run asked for `threads = N`
+//! from a thread of a rayon-core pool runs its N workers as jobs of that
+//! pool (so nested runs share their threads and can help each other);
+//! from any other thread it runs on a process-wide pool of N threads,
+//! made on first use and kept ([`shared_pool`]), so repeated runs do not
+//! start threads each time.
 
 use crate::api::report::{NodeReport, Report};
 use crate::exec::executor::Executor;
 use crate::exec::node::Node;
 use crate::exec::plan::NodePlan;
 use crate::exec::run::{Culprit, Run};
-use crate::exec::worker::worker_main;
-use crate::sync::{channel, thread, CachePadded};
+use crate::exec::worker::{is_worker_of, worker_main};
+use crate::sync::{channel, thread, CachePadded, OnceLock, StdMutex};
 use rayon_core::ThreadPool;
 use std::panic::resume_unwind;
 use std::time::Instant;
@@ -27,8 +66,27 @@ pub(crate) enum Pool<'p> {
     Current,
     /// A pool the user gave.
     Given(&'p ThreadPool),
-    /// A pool of this many threads made for this run.
-    Private(usize),
+    /// The process-wide pool of this many threads ([`shared_pool`]).
+    Shared(&'static ThreadPool),
+}
+
+/// The process-wide pool of `threads` threads, made on first use and kept
+/// for the life of the process (as rayon's global pool is).
+pub(crate) fn shared_pool(threads: usize) -> &'static ThreadPool {
+    static POOLS: OnceLock<StdMutex<Vec<(usize, &'static ThreadPool)>>> = OnceLock::new();
+    let pools = POOLS.get_or_init(|| StdMutex::new(Vec::new()));
+    let mut pools = pools.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(&(_, pool)) = pools.iter().find(|(n, _)| *n == threads) {
+        return pool;
+    }
+    let pool = rayon_core::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(move |i| format!("para-{threads}-worker-{i}"))
+        .build()
+        .expect("para: could not start the worker threads");
+    let pool: &'static ThreadPool = Box::leak(Box::new(pool));
+    pools.push((threads, pool));
+    pool
 }
 
 /// Runs prepared `nodes` under their `plans` to the end and reports. If a
@@ -118,28 +176,74 @@ fn execute(run: &Run<'_>, pool: Pool<'_>) {
             }
         }
         match pool {
-            Pool::Current => rayon_core::in_place_scope(|s| spawn_workers(s, run)),
-            Pool::Given(pool) => pool.in_place_scope(|s| spawn_workers(s, run)),
-            Pool::Private(threads) => {
-                let pool = rayon_core::ThreadPoolBuilder::new()
-                    .num_threads(threads)
-                    .thread_name(|i| format!("para-worker-{i}"))
-                    .build()
-                    .expect("para: could not start the worker threads");
-                pool.in_place_scope(|s| spawn_workers(s, run));
+            Pool::Current => {
+                let in_pool = rayon_core::current_thread_index().is_some();
+                rayon_core::in_place_scope(|s| keep(s, run, in_pool))
+            }
+            Pool::Given(pool) | Pool::Shared(pool) => {
+                let in_pool = pool.current_thread_index().is_some();
+                pool.in_place_scope(|s| keep(s, run, in_pool))
             }
         }
         drop(shutdown);
     });
 }
 
-/// Spawns the run's workers as jobs of the pool scope `s`.
-fn spawn_workers<'s>(s: &rayon_core::Scope<'s>, run: &'s Run<'_>) {
-    for index in 0..run.threads {
-        s.spawn(move |_| {
-            // User panics are caught per task; anything escaping here is a
-            // runtime bug: cancel so the other workers stop instead of hanging.
-            run.catch(Culprit::Runtime, || worker_main(run, index));
-        });
+/// The caller's part (see the module doc): until the run is done or
+/// cancelled, spawn the worker jobs that were asked for and, inside the
+/// pool, work and help between waits.
+fn keep<'s>(s: &rayon_core::Scope<'s>, run: &'s Run<'_>, in_pool: bool) {
+    let spawn = |index: usize| spawn_worker(s, run, index);
+    let finished = || run.is_done() || run.is_cancelled();
+    if !in_pool {
+        // Outside the pool blocking is harmless: spawn what is asked for,
+        // wait for the next request or the end.
+        while !finished() {
+            run.crew.keep_waiting(finished).into_iter().for_each(spawn);
+        }
+        return;
     }
+    while !finished() {
+        // Work on the run here when a slot is asked for (or free while
+        // work is queued); spawn the other requests.
+        let mut requests = run.crew.take_requests();
+        let mine = requests.pop().or_else(|| {
+            if run.has_work() {
+                run.crew.reserve()
+            } else {
+                None
+            }
+        });
+        requests.into_iter().for_each(spawn);
+        if let Some(index) = mine {
+            run.crew.start(index);
+            run.catch(Culprit::Runtime, || worker_main(run, index, &spawn));
+            continue;
+        }
+        // Help the pool (this runs the jobs just spawned here unless idle
+        // threads took them). Block only when the pool has nothing for
+        // this thread: its deque is then empty, so no job waits on it.
+        if let Some(rayon_core::Yield::Executed) = rayon_core::yield_now() {
+            continue;
+        }
+        let requests = run.crew.keep_waiting(finished);
+        run.crew.give_back(requests);
+    }
+}
+
+/// Spawns the job of reserved worker slot `index`: it runs the worker
+/// loop, or declines if its thread already runs a loop of this run (see
+/// the module doc).
+fn spawn_worker<'s>(s: &rayon_core::Scope<'s>, run: &'s Run<'_>, index: usize) {
+    s.spawn(move |s| {
+        if is_worker_of(run) {
+            run.crew.decline(index);
+            return;
+        }
+        run.crew.start(index);
+        let spawn = |index: usize| spawn_worker(s, run, index);
+        // User panics are caught per task; anything escaping here is a
+        // runtime bug: cancel so the other workers stop instead of hanging.
+        run.catch(Culprit::Runtime, || worker_main(run, index, &spawn));
+    });
 }

@@ -1,23 +1,67 @@
 //! The worker loop: find a task (own deque, then the injectors, then steal
-//! from a random victim, highest priority level first), run it, and sleep
-//! when there is nothing to do.
+//! from a random victim, highest priority level first), run it, and leave
+//! the worker slot when there is nothing to do (see `protocol::crew`: a
+//! loop never waits for work, since a pool thread may be running it on top
+//! of a frame that waits for it to return).
+//!
+//! Each thread keeps the runs whose worker loop it is running (a stack: a
+//! stage may run a nested pipeline whose worker loop runs on top of it), so
+//! that a worker job can tell it is about to start inside a loop of its own
+//! run ([`is_worker_of`]; see `exec::scheduler`).
 
 use crate::exec::executor::Executor;
 use crate::exec::run::{Culprit, Run};
 use crate::exec::task::Task;
-use crate::protocol::sleep::Wake;
+use crate::protocol::crew::Leave;
 use crate::sync::Backoff;
+use std::cell::RefCell;
 
-/// Runs worker `index` of `run` until the run is done or cancelled.
-pub(crate) fn worker_main(run: &Run<'_>, index: usize) {
-    let mut ex = Executor::worker(run, index);
-    run.sleep.register();
+thread_local! {
+    /// The runs (by address) whose worker loop is active on this thread,
+    /// innermost last.
+    static WORKER_OF: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
+}
+
+fn address(run: &Run<'_>) -> usize {
+    run as *const Run<'_> as *const () as usize
+}
+
+/// Whether this thread is running a worker loop of `run` further down its
+/// stack.
+pub(crate) fn is_worker_of(run: &Run<'_>) -> bool {
+    let me = address(run);
+    WORKER_OF.with(|runs| runs.borrow().contains(&me))
+}
+
+/// Marks this thread as a worker of a run while it lives (also when the
+/// loop unwinds).
+struct WorkerMark;
+
+impl WorkerMark {
+    fn enter(run: &Run<'_>) -> Self {
+        WORKER_OF.with(|runs| runs.borrow_mut().push(address(run)));
+        WorkerMark
+    }
+}
+
+impl Drop for WorkerMark {
+    fn drop(&mut self) {
+        WORKER_OF.with(|runs| runs.borrow_mut().pop());
+    }
+}
+
+/// Runs the loop of worker slot `index` of `run` (reserved and started by
+/// the caller: `Crew::start`) until it leaves the slot, or the run is done
+/// or cancelled. `spawn` starts a worker job for another slot.
+pub(crate) fn worker_main(run: &Run<'_>, index: usize, spawn: &dyn Fn(usize)) {
+    let _mark = WorkerMark::enter(run);
+    let mut ex = Executor::worker(run, index, spawn);
     let mut rng = XorShift::new(index as u64 + 1);
-    // Whether this worker ran a task or flushed since it last slept.
+    // Whether this worker ran a task or flushed since it last tried to leave.
     let mut worked = false;
-    loop {
+    let left = loop {
         if run.is_cancelled() {
-            break;
+            break false;
         }
         if let Some(task) = find_task(&ex, index, &mut rng) {
             worked = true;
@@ -25,18 +69,29 @@ pub(crate) fn worker_main(run: &Run<'_>, index: usize) {
             continue;
         }
         if run.is_done() {
-            break;
+            break false;
         }
         if let Some(task) = spin_for_task(&ex, index, &mut rng) {
             worked = true;
             ex.execute(task);
             continue;
         }
+        // The slot's deques go back first: once `leave` frees the slot,
+        // another job may take it.
+        ex.return_locals();
         let ready = || run.has_work() || run.is_done() || run.is_cancelled();
-        let wake = run.sleep.sleep(ready, std::mem::take(&mut worked));
-        if wake == Wake::Stalled {
-            worked = flush_partials(&mut ex);
+        match run.crew.leave(index, std::mem::take(&mut worked), ready) {
+            Leave::Stay => ex.retake_locals(),
+            Leave::Flush => {
+                ex.retake_locals();
+                worked = flush_partials(&mut ex);
+            }
+            Leave::Exit => break true,
         }
+    };
+    if !left {
+        ex.return_locals();
+        run.crew.stop(index);
     }
     run.merge_stats(&ex.stats);
 }
@@ -61,7 +116,7 @@ fn flush_partials(ex: &mut Executor<'_, '_>) -> bool {
     flushed
 }
 
-/// A short spin before sleeping: work often appears within microseconds.
+/// A short spin before leaving: work often appears within microseconds.
 fn spin_for_task(ex: &Executor<'_, '_>, index: usize, rng: &mut XorShift) -> Option<Task> {
     let backoff = Backoff::new();
     while !backoff.is_completed() {

@@ -1,12 +1,12 @@
-//! The lock-free protocols a run is made of, each a small state machine
-//! with its invariants in its module doc and its loom models beside it:
-//! node completion (`completion`), claim slots of serial stages (`claim`),
-//! the capacity bound and parked sources (`park`), and worker sleep
-//! (`sleep`).
+//! The protocols a run is made of, each a small state machine with its
+//! invariants in its module doc and its loom models beside it: node
+//! completion (`completion`), claim slots of serial stages (`claim`), the
+//! capacity bound and parked sources (`park`), and the crew of worker slots
+//! that come and go on the pool (`crew`).
 //!
 //! Owns: atomics-level correctness. May import: `data`, `api`, `sync`.
 
 pub(crate) mod claim;
 pub(crate) mod completion;
+pub(crate) mod crew;
 pub(crate) mod park;
-pub(crate) mod sleep;
