@@ -210,9 +210,70 @@
 //! println!("{report}");
 //! ```
 //!
-//! Stages may borrow from the caller's stack: a run returns only after every
-//! stage has finished. A panicking stage cancels the run, every item still
-//! inside is dropped, and the panic resumes on the caller.
+//! ## How results come out
+//!
+//! A run is a blocking call that returns when every stage has finished, so
+//! stages may borrow from the caller's stack, and results come out through
+//! what the sinks capture: a sink is serial, so `|x| out.push(x)` or
+//! `|x| total += x` needs no lock, and an `#[ordered]` sink sees the items
+//! in source order. The value of `pipeline!` (and of [`Graph::run`]) is the
+//! run's [`Report`]: items in and out, batches and busy time per stage, the
+//! peak of items alive, as a table (`Display`) or a Graphviz drawing.
+//!
+//! ## How errors work
+//!
+//! * A panicking stage cancels the run: sources stop, every worker stops,
+//!   every item still inside is dropped (its destructor runs once), the
+//!   stage's label is printed to stderr, and the original panic resumes on
+//!   the caller's thread, so `std::panic::catch_unwind` around the call
+//!   sees the stage's own payload.
+//! * In a `#[para::pipeline]` loop, `?` and `return` in a stage stop the
+//!   stream and make the function return that value once the workers are
+//!   done (the first observed; in an `ordered` stage, the first in source
+//!   order), exactly as the sequential loop would.
+//! * Bad options (`threads = 0`, `capacity = 0`, `batch = 0`) panic with a
+//!   message that names the problem when the run starts, as does a
+//!   [`Graph`] the runtime cannot order (an ordered stage fed by several
+//!   sources), which `pipeline!` rejects at compile time.
+//!
+//! ```
+//! use para::prelude::*;
+//! let caught = std::panic::catch_unwind(|| {
+//!     let mut seen = 0;
+//!     pipeline!(threads = 2, 0..1000 => |x: i32| {
+//!         if x == 500 { panic!("bad item {x}") }
+//!         x
+//!     } => |_x| seen += 1);
+//! });
+//! let payload = caught.unwrap_err();
+//! assert_eq!(payload.downcast_ref::<String>().unwrap(), "bad item 500");
+//! ```
+//!
+//! ## Composing with rayon and with itself
+//!
+//! A pipeline is an ordinary library call: it may run inside a stage of
+//! another pipeline, inside a rayon job (`par_iter`, `join`, `scope`), and a
+//! stage may use rayon or call a function that runs a pipeline, on the same
+//! pool or on different ones, without hanging. Workers are jobs of a
+//! rayon-core pool: by default the current one (the global pool outside any
+//! pool); with `pool = &p` that pool; with `threads = N`, the current pool
+//! when the call is made from inside one, otherwise a process-wide pool of
+//! `N` threads made once and reused (so repeated calls start no threads).
+//! A worker that has nothing to do returns its thread to the pool, and a
+//! call made from inside a pool works on its own run while it waits, so a
+//! nested run always makes progress, however busy the pool is.
+//!
+//! ```
+//! use para::prelude::*;
+//! let mut total = 0u64;
+//! pipeline!(threads = 2, 0..8u64 => |x| {
+//!     // A library function that happens to use Para, inside a stage.
+//!     let mut s = 0u64;
+//!     pipeline!(threads = 2, 0..100u64 => |y| x * y => |v| s += v);
+//!     s
+//! } => |s| total += s);
+//! assert_eq!(total, (0..8u64).sum::<u64>() * 4950);
+//! ```
 
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
