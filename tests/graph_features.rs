@@ -196,6 +196,35 @@ fn split_sources_of_every_kind() {
     }
 }
 
+/// `#[split] -100i8..100`: a signed range across zero has 200 items (its
+/// length once overflowed `i8`), and the parts the workers produce are the
+/// sequential range cut up, whatever the batch size.
+#[test]
+fn split_signed_ranges_across_zero_and_at_the_ends_of_the_type() {
+    for threads in THREADS {
+        for batch in [1, 7, 2048] {
+            let mut sum = 0i64;
+            let mut order = Vec::new();
+            let mut g = Graph::new();
+            let src = g.split_source(-100i8..100);
+            let fanned = g.fan_out(src, 2);
+            let [to_sum, to_order] = <[_; 2]>::try_from(fanned).unwrap();
+            g.sink(to_sum, |x: i8| sum += i64::from(x));
+            g.ordered_sink(to_order, |x: i8| order.push(x));
+            g.run_with(Options::new().threads(threads).batch(batch));
+            assert_eq!(sum, (-100i64..100).sum());
+            assert_eq!(order, (-100i8..100).collect::<Vec<_>>());
+        }
+
+        let mut top = Vec::new();
+        let mut g = Graph::new();
+        let src = g.split_source(i64::MAX - 1000..i64::MAX);
+        g.ordered_sink(src, |x| top.push(x));
+        g.run_with(Options::new().threads(threads).batch(16));
+        assert_eq!(top, (i64::MAX - 1000..i64::MAX).collect::<Vec<_>>());
+    }
+}
+
 #[test]
 fn serial_map_keeps_state_and_never_runs_twice_at_once() {
     let inside = AtomicUsize::new(0);
