@@ -5,7 +5,7 @@
 //! face is the [`Graph`] builder, which builds the same graphs at run time.
 //!
 //! ```
-//! use para_runtime::{Graph, Options};
+//! use para::{Graph, Options};
 //!
 //! let text = vec!["a b", "c", "d e f"];
 //! let mut words = 0;

@@ -31,7 +31,7 @@ use std::ops::Range;
 /// the `T`s, moved out).
 ///
 /// ```
-/// use para_runtime::Split;
+/// use para::Split;
 /// let (front, back) = (0..10u32).split_at(3);
 /// assert_eq!((front.split_len(), back.split_len()), (3, 7));
 /// assert_eq!(back.into_items().next(), Some(3));

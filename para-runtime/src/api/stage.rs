@@ -41,7 +41,7 @@ impl StageMode {
 /// interior state it keeps (a `Mutex`, an atomic) is never contended.
 ///
 /// ```
-/// use para_runtime::{Graph, Output, Stage};
+/// use para::{Graph, Output, Stage};
 ///
 /// /// Emits every item twice.
 /// struct Twice;

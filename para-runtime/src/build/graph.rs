@@ -25,7 +25,7 @@ use std::fmt;
 /// after every stage has finished, like `std::thread::scope`.
 ///
 /// ```
-/// use para_runtime::Graph;
+/// use para::Graph;
 ///
 /// let data = vec![0, 1, 2];
 /// let mut sum = 0;
@@ -40,7 +40,7 @@ use std::fmt;
 /// g.sink(joined, |x| sum += x);
 /// let report = g.run();
 /// assert_eq!(sum, 0);
-/// assert_eq!(report.nodes.len(), 5);
+/// assert_eq!(report.nodes().len(), 5);
 /// ```
 pub struct Graph<'a> {
     nodes: Vec<Box<dyn Node + 'a>>,
@@ -143,7 +143,7 @@ impl<'a> Graph<'a> {
     /// `Vec<T>`.
     ///
     /// ```
-    /// let mut g = para_runtime::Graph::new();
+    /// let mut g = para::Graph::new();
     /// let src = g.split_source(0..10_000u64);
     /// let squares = g.map(src, |x| x * x);
     /// let mut sum = 0;
@@ -266,7 +266,7 @@ impl<'a> Graph<'a> {
     {
         self.add_stage(
             from,
-            SerialFn::new(f, StageMode::Ordered, "ordered"),
+            SerialFn::new(f, StageMode::Ordered, "ordered sink"),
             "ordered sink",
         )
         .node()

@@ -16,7 +16,7 @@ use std::fmt;
 /// [`Graph::fan_in`]: crate::Graph::fan_in
 ///
 /// ```compile_fail
-/// let mut g = para_runtime::Graph::new();
+/// let mut g = para::Graph::new();
 /// let words = g.source(vec!["a", "b"]);
 /// g.sink(words, |n: u64| drop(n)); // error: expected `&str`, found `u64`
 /// ```
