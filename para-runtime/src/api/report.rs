@@ -200,8 +200,8 @@ impl Report {
 
     /// Most capacity units in use at once. Every run has a capacity: the
     /// one given ([`Options::capacity`](crate::Options::capacity)) or, by
-    /// default, `4 * threads * batch` (plus device batches in flight), so
-    /// this is at most that bound. A unit is a source item inside the graph;
+    /// default, `4 * threads * batch` plus two device batches per lane, so
+    /// this is at most that bound (but see fan-outs below). A unit is a source item inside the graph;
     /// each copy a fan-out makes counts as one more, so with fan-outs this
     /// may exceed the capacity while the source items alive never do.
     pub fn peak_alive(&self) -> usize {
