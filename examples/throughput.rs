@@ -1,4 +1,4 @@
-//! Throughput of a 3-stage chain (BENCHMARKS.md W1 `fine`): source `0..N`,
+//! Throughput of a 3-stage chain (benches/README.md W1 `fine`): source `0..N`,
 //! two parallel maps of about 1 ns each, a serial sink summing. Prints the
 //! median of several runs for Para and for a sequential loop.
 //!
