@@ -60,7 +60,7 @@ fn main() {
                 g.sink(b, |x| sum = sum.wrapping_add(x));
                 let report = g.run_with(Options::new().pool(&pool).batch(batch));
                 assert_eq!(sum, expected, "checksum");
-                report.elapsed
+                report.elapsed()
             })
             .collect(),
     );
