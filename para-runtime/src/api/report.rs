@@ -345,12 +345,14 @@ impl fmt::Display for Report {
 mod tests {
     use super::*;
 
+    /// A node that passed `items` through (a source takes nothing in).
     fn node(id: usize, label: &str, kind: &'static str, items: u64) -> NodeReport {
+        let source = matches!(kind, "source" | "split");
         NodeReport::new(
             NodeId::new(id),
             label.into(),
             kind,
-            if id == 0 { 0 } else { items },
+            if source { 0 } else { items },
             items,
             2,
             Duration::from_micros(5),

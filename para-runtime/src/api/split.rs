@@ -367,6 +367,14 @@ mod tests {
     }
 
     #[test]
+    #[should_panic(expected = "longer than usize::MAX")]
+    fn a_range_longer_than_usize_max_is_a_clear_panic() {
+        // No supported range is that long on a 64-bit target (u64 ranges
+        // are on a 32-bit one), so the check is driven with a wider length.
+        range_len(u128::from(u64::MAX) + 1 + usize::MAX as u128);
+    }
+
+    #[test]
     fn slices_split() {
         let data = [1, 2, 3];
         let (a, b) = Split::split_at(&data[..], 1);

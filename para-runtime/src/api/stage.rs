@@ -70,7 +70,10 @@ pub trait Stage<In>: Send + Sync {
         StageMode::Parallel
     }
 
-    /// A short name for reports and panic messages.
+    /// A short name for reports and panic messages: the node's kind in the
+    /// [`Report`](crate::Report) when the stage is added with
+    /// [`Graph::stage`](crate::Graph::stage) (see
+    /// [`NodeReport::kind`](crate::NodeReport::kind) for the other kinds).
     fn name(&self) -> &'static str {
         "stage"
     }
