@@ -36,7 +36,7 @@
 //! let mut letters = 0;
 //! let report = pipeline!(words => |s| s.len() => |n| letters += n);
 //! assert_eq!(letters, 12);
-//! assert_eq!(report.nodes[1].items_in, 3); // per-stage counters
+//! assert_eq!(report.nodes()[1].items_in(), 3); // per-stage counters
 //! ```
 //!
 //! Options: a bare thread count, or `threads`, `capacity` (most items alive
@@ -241,13 +241,7 @@ pub mod __private {
 
     /// A report for an expansion that failed (keeps follow-up errors quiet).
     pub fn empty_report() -> Report {
-        Report {
-            nodes: Vec::new(),
-            edges: Vec::new(),
-            threads: 0,
-            elapsed: std::time::Duration::ZERO,
-            peak_alive: 0,
-        }
+        Report::empty()
     }
 
     /// Fan-out into `n` branches, as an iterator the expansion takes ports

@@ -24,13 +24,10 @@ use std::time::Duration;
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NodeReport {
-    // TEMPORARY: `items_in` is public until the `para` crate docs read
-    // `items_in()`; read the accessors.
     id: NodeId,
     label: String,
     kind: &'static str,
-    #[doc(hidden)]
-    pub items_in: u64,
+    items_in: u64,
     items_out: u64,
     batches: u64,
     busy: Duration,
@@ -135,18 +132,11 @@ impl NodeReport {
 /// ```
 #[derive(Clone, Debug)]
 pub struct Report {
-    // TEMPORARY: public until `para::__private::empty_report` calls
-    // `Report::empty()` instead of a struct literal; read the accessors.
-    #[doc(hidden)]
-    pub nodes: Vec<NodeReport>,
-    #[doc(hidden)]
-    pub edges: Vec<(NodeId, NodeId)>,
-    #[doc(hidden)]
-    pub threads: usize,
-    #[doc(hidden)]
-    pub elapsed: Duration,
-    #[doc(hidden)]
-    pub peak_alive: usize,
+    nodes: Vec<NodeReport>,
+    edges: Vec<(NodeId, NodeId)>,
+    threads: usize,
+    elapsed: Duration,
+    peak_alive: usize,
 }
 
 impl Report {
