@@ -1,6 +1,7 @@
-//! Criterion benchmarks of the six reference workloads (BENCHMARKS.md W1..W6):
-//! one group per workload, one benchmark per implementation (sequential,
-//! rayon, crossbeam, crossbeam-batch, para) at the thread count given by
+//! Criterion benchmarks of the six reference workloads (W1..W6, defined in
+//! benches/README.md): one group per workload, one benchmark per
+//! implementation (sequential, rayon, crossbeam, crossbeam-batch, para) at
+//! the thread count given by
 //! `PARA_BENCH_THREADS` (default 2), sizes scaled by `PARA_BENCH_SCALE`
 //! (default 1.0). Checksums are asserted equal across implementations before
 //! anything is timed.

@@ -1,4 +1,4 @@
-//! One markdown table of the six reference workloads (BENCHMARKS.md W1..W6)
+//! One markdown table of the six reference workloads (benches/README.md W1..W6)
 //! for every implementation: sequential loop, rayon, crossbeam (one item per
 //! message), crossbeam-batch (1024 items per message) and Para.
 //!
@@ -289,7 +289,7 @@ fn main() {
     for line in footnotes {
         println!("{line}");
     }
-    println!("\nBars (BENCHMARKS.md, at {} threads):", args.threads);
+    println!("\nBars (benches/README.md, at {} threads):", args.threads);
     if args.scale != 1.0 {
         println!(
             "(scale {}: the bars are defined at the full sizes, so at this scale the \
@@ -302,7 +302,7 @@ fn main() {
     }
 }
 
-/// One workload's results, judged against its bar in BENCHMARKS.md.
+/// One workload's results, judged against its bar in benches/README.md.
 struct Bar<'a> {
     id: &'static str,
     /// Median ns per item, in [`Impl::ALL`] order.

@@ -87,8 +87,8 @@ fn main() {
         out.len(),
         input.len().div_ceil(CHUNK),
         sequential.as_secs_f64() * 1e3,
-        report.elapsed.as_secs_f64() * 1e3,
-        sequential.as_secs_f64() / report.elapsed.as_secs_f64()
+        report.elapsed().as_secs_f64() * 1e3,
+        sequential.as_secs_f64() / report.elapsed().as_secs_f64()
     );
     println!("{report}");
 }

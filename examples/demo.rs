@@ -102,8 +102,8 @@ fn main() {
         "checksum {checksum:016x} and word counts match the sequential loop \
          ({:.1} ms sequential, {:.1} ms Para: {:.2}x)",
         sequential.as_secs_f64() * 1e3,
-        report.elapsed.as_secs_f64() * 1e3,
-        sequential.as_secs_f64() / report.elapsed.as_secs_f64()
+        report.elapsed().as_secs_f64() * 1e3,
+        sequential.as_secs_f64() / report.elapsed().as_secs_f64()
     );
     println!("{total} words; most frequent:");
     for (word, n) in top.iter().take(5) {

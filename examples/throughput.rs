@@ -1,4 +1,4 @@
-//! Throughput of a 3-stage chain (BENCHMARKS.md W1 `fine`): source `0..N`,
+//! Throughput of a 3-stage chain (benches/README.md W1 `fine`): source `0..N`,
 //! two parallel maps of about 1 ns each, a serial sink summing. Prints the
 //! median of several runs for Para and for a sequential loop.
 //!
@@ -61,7 +61,7 @@ fn main() {
                 let options = batch.map_or(options, |batch| options.batch(batch));
                 let report = g.run_with(options);
                 assert_eq!(sum, expected, "checksum");
-                report.elapsed
+                report.elapsed()
             })
             .collect(),
     );

@@ -55,11 +55,11 @@ fn bounded_chain(n: u64, capacity: usize, threads: usize) {
         alive.peak()
     );
     assert!(
-        report.peak_alive <= capacity,
-        "report.peak_alive {} > capacity {capacity}",
-        report.peak_alive
+        report.peak_alive() <= capacity,
+        "report.peak_alive() {} > capacity {capacity}",
+        report.peak_alive()
     );
-    assert!(report.peak_alive >= 1 || n == 0);
+    assert!(report.peak_alive() >= 1 || n == 0);
 }
 
 #[test]
@@ -167,7 +167,11 @@ fn fan_out_case(
         .map(|x| (0..branches).map(|b| copies(x, b)).sum::<u64>())
         .sum();
     assert_eq!(seen.into_inner() as u64, expected, "{what}");
-    assert_eq!(report.nodes[sink_id.index()].items_in, expected, "{what}");
+    assert_eq!(
+        report.nodes()[sink_id.index()].items_in(),
+        expected,
+        "{what}"
+    );
     assert!(
         remaining.iter().all(|r| r.load(Ordering::SeqCst) == 0),
         "{what}"
@@ -225,11 +229,11 @@ fn default_capacity_is_four_batches_per_worker() {
         assert_eq!(count, n);
         let bound = 4 * threads * batch;
         assert!(
-            alive.peak() <= bound && report.peak_alive <= bound,
+            alive.peak() <= bound && report.peak_alive() <= bound,
             "{} items alive at once (report: {}), default bound {bound} \
              (threads {threads}, batch {batch})",
             alive.peak(),
-            report.peak_alive
+            report.peak_alive()
         );
     }
 }

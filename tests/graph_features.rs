@@ -23,8 +23,8 @@ fn three_stage_chain_sums_every_item_once() {
         let report = g.run_with(Options::new().threads(threads));
         assert_eq!(count, 100_000);
         assert_eq!(sum, (0..100_000u64).map(|x| x * 3 + 1).sum());
-        assert_eq!(report.nodes[3].items_in, 100_000);
-        assert_eq!(report.threads, threads);
+        assert_eq!(report.nodes()[3].items_in(), 100_000);
+        assert_eq!(report.threads(), threads);
     }
 }
 
@@ -196,6 +196,35 @@ fn split_sources_of_every_kind() {
     }
 }
 
+/// `#[split] -100i8..100`: a signed range across zero has 200 items (its
+/// length once overflowed `i8`), and the parts the workers produce are the
+/// sequential range cut up, whatever the batch size.
+#[test]
+fn split_signed_ranges_across_zero_and_at_the_ends_of_the_type() {
+    for threads in THREADS {
+        for batch in [1, 7, 2048] {
+            let mut sum = 0i64;
+            let mut order = Vec::new();
+            let mut g = Graph::new();
+            let src = g.split_source(-100i8..100);
+            let fanned = g.fan_out(src, 2);
+            let [to_sum, to_order] = <[_; 2]>::try_from(fanned).unwrap();
+            g.sink(to_sum, |x: i8| sum += i64::from(x));
+            g.ordered_sink(to_order, |x: i8| order.push(x));
+            g.run_with(Options::new().threads(threads).batch(batch));
+            assert_eq!(sum, (-100i64..100).sum());
+            assert_eq!(order, (-100i8..100).collect::<Vec<_>>());
+        }
+
+        let mut top = Vec::new();
+        let mut g = Graph::new();
+        let src = g.split_source(i64::MAX - 1000..i64::MAX);
+        g.ordered_sink(src, |x| top.push(x));
+        g.run_with(Options::new().threads(threads).batch(16));
+        assert_eq!(top, (i64::MAX - 1000..i64::MAX).collect::<Vec<_>>());
+    }
+}
+
 #[test]
 fn serial_map_keeps_state_and_never_runs_twice_at_once() {
     let inside = AtomicUsize::new(0);
@@ -318,7 +347,7 @@ fn capacity_bounds_items_alive() {
             "peak {}",
             peak.load(Ordering::SeqCst)
         );
-        assert!(report.peak_alive <= 100);
+        assert!(report.peak_alive() <= 100);
     }
 }
 
@@ -333,7 +362,7 @@ fn runs_in_a_given_pool_and_the_current_pool() {
     let src = g.source(0..1000);
     g.sink(src, |_| n += 1);
     let report = g.run_with(Options::new().pool(&pool));
-    assert_eq!((n, report.threads), (1000, 3));
+    assert_eq!((n, report.threads()), (1000, 3));
 
     // From inside the pool, with the default options: the current pool.
     let n = pool.install(|| {
@@ -342,7 +371,7 @@ fn runs_in_a_given_pool_and_the_current_pool() {
         let src = g.source(0..1000);
         g.sink(src, |_| n += 1);
         let report = g.run();
-        assert_eq!(report.threads, 3);
+        assert_eq!(report.threads(), 3);
         n
     });
     assert_eq!(n, 1000);
@@ -394,7 +423,7 @@ fn priorities_are_accepted_and_runs_complete() {
     g.sink(b, |x| out += x as u64);
     let report = g.run_with(Options::new().threads(3));
     assert_eq!(out, (1..=10_000u64).map(|x| x * 2).sum());
-    assert_eq!(report.node("plus one").unwrap().items_in, 10_000);
+    assert_eq!(report.node("plus one").unwrap().items_in(), 10_000);
 }
 
 #[test]
@@ -433,9 +462,9 @@ fn report_counts_and_draws() {
     let f = g.filter(src, |x| x % 5 == 0);
     g.sink(f, drop);
     let report = g.run_with(Options::new().threads(2));
-    let filter = &report.nodes[1];
-    assert_eq!((filter.items_in, filter.items_out), (500, 100));
-    assert_eq!(report.nodes[0].items_out, 500);
+    let filter = &report.nodes()[1];
+    assert_eq!((filter.items_in(), filter.items_out()), (500, 100));
+    assert_eq!(report.nodes()[0].items_out(), 500);
     let text = report.to_string();
     assert!(text.contains("numbers") && text.contains("filter"));
     assert!(report.to_dot().contains("n0 -> n1"));
@@ -478,12 +507,12 @@ fn batch_size_adapts_to_the_cost_of_items() {
     let m = g.map(src, |x| x.wrapping_mul(3));
     g.sink(m, drop);
     let report = g.run_with(Options::new().threads(2).batch(512));
-    let cheap = &report.nodes[1];
+    let cheap = &report.nodes()[1];
     assert!(
-        cheap.batches * 100 < cheap.items_in,
+        cheap.batches() * 100 < cheap.items_in(),
         "{} batches for {} cheap items",
-        cheap.batches,
-        cheap.items_in
+        cheap.batches(),
+        cheap.items_in()
     );
     // Costly items (1 ms each): batches stay small so workers share them.
     let mut g = Graph::new();
@@ -494,12 +523,12 @@ fn batch_size_adapts_to_the_cost_of_items() {
     });
     g.sink(m, drop);
     let report = g.run_with(Options::new().threads(2).batch(512));
-    let costly = &report.nodes[1];
+    let costly = &report.nodes()[1];
     assert!(
-        costly.batches * 2 >= costly.items_in,
+        costly.batches() * 2 >= costly.items_in(),
         "{} batches for {} costly items",
-        costly.batches,
-        costly.items_in
+        costly.batches(),
+        costly.items_in()
     );
 }
 

@@ -203,7 +203,7 @@ fn healthy_run(pool: &rayon_core::ThreadPool, n: u64) {
     let report = g.run_with(Options::new().pool(pool).batch(32));
     assert_eq!(sum, n * n.saturating_sub(1));
     assert_eq!(ordered, (0..n).map(|x| x * 2).collect::<Vec<_>>());
-    assert_eq!(report.threads, pool.current_num_threads());
+    assert_eq!(report.threads(), pool.current_num_threads());
 }
 
 /// One injected panic: checks the payload, the drops and the pool.

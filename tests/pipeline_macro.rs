@@ -16,8 +16,8 @@ fn chain_infers_closure_parameters_and_returns_a_report() {
     let mut total = 0;
     let report = pipeline!(words => |s| s.len() => |n| n * 10 => |n| total += n);
     assert_eq!(total, 120);
-    assert_eq!(report.nodes.len(), 4);
-    assert_eq!(report.nodes[1].items_in, 3);
+    assert_eq!(report.nodes().len(), 4);
+    assert_eq!(report.nodes()[1].items_in(), 3);
 }
 
 #[test]
@@ -29,11 +29,11 @@ fn keyed_options() {
     let mut n = 0;
     let report =
         pipeline!(capacity = 8, batch = 4, pool = &pool, 0..1000 => |x| x + 1 => |_x| n += 1);
-    assert_eq!((n, report.threads), (1000, 2));
-    assert!(report.peak_alive <= 8);
+    assert_eq!((n, report.threads()), (1000, 2));
+    assert!(report.peak_alive() <= 8);
     let mut m = 0;
     let report = pipeline!(threads = 3, 0..10 => |x| x => |_x| m += 1;);
-    assert_eq!((m, report.threads), (10, 3));
+    assert_eq!((m, report.threads()), (10, 3));
 }
 
 #[test]
@@ -87,8 +87,8 @@ fn attributes() {
     );
     assert_eq!(seen, (0..1000u64).map(|x| x * 3).collect::<Vec<_>>());
     assert_eq!(total.into_inner(), (0..1000u64).map(|x| x * 3).sum());
-    assert_eq!(report.node("numbers").unwrap().items_out, 1000);
-    assert_eq!(report.node("check").unwrap().kind, "ordered");
+    assert_eq!(report.node("numbers").unwrap().items_out(), 1000);
+    assert_eq!(report.node("check").unwrap().kind(), "ordered");
 }
 
 #[test]
@@ -186,7 +186,7 @@ fn ordered_attribute_on_a_stage_value() {
             }
             => #[ordered] Tag
             => |x| order.push(x));
-    assert_eq!(report.nodes[2].kind, "stage");
+    assert_eq!(report.nodes()[2].kind(), "stage");
     // The ordered stage emits in source order, one batch at a time, and the
     // serial sink takes its batches in that order.
     assert_eq!(order, (0..5000).collect::<Vec<_>>());

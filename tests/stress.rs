@@ -825,13 +825,13 @@ fn run_once(shape: &Shape, want: &[Vec<u64>], opts: RunOptions) -> Result<(), St
         g.run_with(options.threads(opts.threads))
     };
     let mut errors = String::new();
-    if report.threads != opts.threads {
-        let _ = writeln!(errors, "report.threads = {}", report.threads);
+    if report.threads() != opts.threads {
+        let _ = writeln!(errors, "report.threads() = {}", report.threads());
     }
     for (sink, expected) in want.iter().enumerate() {
         let mut got = std::mem::take(&mut serial_out[sink]);
         got.append(&mut parallel_out[sink].lock().unwrap());
-        let items_in = report.nodes[sink_ids[sink].index()].items_in;
+        let items_in = report.nodes()[sink_ids[sink].index()].items_in();
         if items_in != expected.len() as u64 {
             let _ = writeln!(
                 errors,

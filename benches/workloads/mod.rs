@@ -1,4 +1,4 @@
-//! The six reference workloads of BENCHMARKS.md (W1..W6), each written five
+//! The six reference workloads of benches/README.md (W1..W6), each written five
 //! ways behind one trait (flume's benches/basic.rs style): a sequential loop,
 //! rayon, hand-written crossbeam-channel pipelines (one item per message, and
 //! 1024-item batches) and Para's `pipeline!`.
@@ -19,7 +19,7 @@ use crossbeam_channel::{Receiver, Sender};
 use std::collections::BTreeMap;
 use std::thread::Scope;
 
-/// Items per message in the batched crossbeam pipelines (BENCHMARKS.md:
+/// Items per message in the batched crossbeam pipelines (benches/README.md:
 /// "1024-item batches").
 pub const BATCH: usize = 1024;
 
@@ -75,7 +75,7 @@ impl Impl {
 pub trait Workload: Sync {
     /// `W1` .. `W6`.
     fn id(&self) -> &'static str;
-    /// The short name of BENCHMARKS.md (`fine`, `mandel`, ...).
+    /// The short name of benches/README.md (`fine`, `mandel`, ...).
     fn name(&self) -> &'static str;
     /// Items the source yields (the unit of "time per item").
     fn items(&self) -> u64;
@@ -113,7 +113,7 @@ pub trait Workload: Sync {
 pub const IDS: [&str; 6] = ["W1", "W2", "W3", "W4", "W5", "W6"];
 
 /// Builds workload `id` (`W1` .. `W6`, any case) at `scale` times the
-/// BENCHMARKS.md size; generates its input (W3's text, W5's calibration).
+/// benches/README.md size; generates its input (W3's text, W5's calibration).
 pub fn build(id: &str, scale: f64) -> Option<Box<dyn Workload>> {
     Some(match id.to_ascii_uppercase().as_str() {
         "W1" => Box::new(w1_fine::Fine::new(scale)),
@@ -178,7 +178,7 @@ pub fn item_channel<T>() -> (Sender<T>, Receiver<T>) {
 }
 
 /// The channel between two stages of a batched pipeline: `4 * threads`
-/// batches, like oneTBB's `max_live_tokens = 4 * threads` (BENCHMARKS.md).
+/// batches, like oneTBB's `max_live_tokens = 4 * threads` (benches/README.md).
 pub fn batch_channel<T>(threads: usize) -> (Sender<T>, Receiver<T>) {
     crossbeam_channel::bounded(4 * threads)
 }

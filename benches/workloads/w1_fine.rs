@@ -8,12 +8,12 @@ use para::prelude::*;
 use rayon::prelude::*;
 use std::hint::black_box;
 
-/// Stage a of BENCHMARKS.md W1.
+/// Stage a of benches/README.md W1.
 fn stage_a(x: u64) -> u64 {
     x.wrapping_mul(2654435761).wrapping_add(1)
 }
 
-/// Stage b of BENCHMARKS.md W1.
+/// Stage b of benches/README.md W1.
 fn stage_b(x: u64) -> u64 {
     x ^ (x >> 7)
 }

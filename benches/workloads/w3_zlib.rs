@@ -16,7 +16,7 @@ use para::prelude::*;
 use rayon::prelude::*;
 use std::io::{Read, Write};
 
-/// 1 MiB chunks (BENCHMARKS.md).
+/// 1 MiB chunks (benches/README.md).
 const CHUNK: usize = 1 << 20;
 
 const WORDS: [&str; 64] = [

@@ -18,9 +18,9 @@ use rayon::prelude::*;
 use std::hint::black_box;
 use std::time::Instant;
 
-/// The parallel stage's nominal cost (BENCHMARKS.md: ~2 µs).
+/// The parallel stage's nominal cost (benches/README.md: ~2 µs).
 pub const PARALLEL_NS: f64 = 2000.0;
-/// The serial stage's nominal cost (BENCHMARKS.md: ~0.5 µs).
+/// The serial stage's nominal cost (benches/README.md: ~0.5 µs).
 pub const SERIAL_NS: f64 = 500.0;
 
 /// The FNV-1a 64 prime of the stateful stage's update.
@@ -77,7 +77,7 @@ impl Stateful {
     }
 
     /// The per-item bound in ns: max(2 µs / threads, 0.5 µs, 2.5 µs /
-    /// min(threads, cores)). BENCHMARKS.md writes the last term with
+    /// min(threads, cores)). benches/README.md writes the last term with
     /// `cores`, for runs with at least as many threads as cores; with fewer
     /// threads the 2.5 µs of work per item are shared by `threads` only
     /// (at 1 thread the bound is the sequential loop's 2.5 µs, not 2).

@@ -5,7 +5,7 @@
 //! face is the [`Graph`] builder, which builds the same graphs at run time.
 //!
 //! ```
-//! use para_runtime::{Graph, Options};
+//! use para::{Graph, Options};
 //!
 //! let text = vec!["a b", "c", "d e f"];
 //! let mut words = 0;
@@ -20,19 +20,54 @@
 //!
 //! # How it runs
 //!
-//! * Every node owns a typed inbox of *batches*. A task is a node id (plus
-//!   the claim slot of a serial stage); running it takes one batch from that
-//!   node's inbox. No closure is boxed and nothing is allocated per item.
-//! * Workers live in a rayon-core pool and take tasks from their own deque,
-//!   then from the shared injector, then by stealing, highest priority level
-//!   first. Idle workers sleep on a condition variable (see `sleep`).
-//! * Serial stages run on one worker at a time through a lock-free claim
-//!   (see `claim`); a worker that finds one busy moves on.
+//! * Every node owns a typed inbox of *batches* (`data::inbox`,
+//!   `data::batch`). A task (`exec::task`) is a node id plus the claim slot
+//!   of a serial stage; running it takes one batch from that node's inbox.
+//!   No closure is boxed and nothing is allocated per item: the scheduler
+//!   sees `dyn Node` (`exec::node`) once per batch.
+//! * Workers live in a rayon-core pool (`exec::scheduler`) and take tasks
+//!   from their own deque, then from the shared injector, then by stealing,
+//!   highest priority level first (`exec::worker`, over `data::queue`).
+//!   A worker with nothing to do gives its thread back to the pool, and a
+//!   new worker job is spawned when work appears (`protocol::crew`), so a
+//!   run nests in a stage, a rayon job or another run without hanging; the
+//!   caller keeps the run going until it ends (`exec::scheduler`).
+//! * Serial and replicated stages run on a bounded number of workers at
+//!   once through lock-free claim slots (`protocol::claim`); a worker that
+//!   finds every slot busy moves on and the holder drains the batch.
+//! * A batch goes to the next stage on the same worker when that stage
+//!   ranks at least as high, without a trip through its inbox
+//!   (`exec::handoff`, driven by `exec::executor`).
 //! * Ordered stages restore source order from per-batch sequence numbers,
-//!   even through filters and diamonds (see `order`).
-//! * `capacity` bounds the items inside the graph; sources park at the bound.
+//!   even through filters and diamonds (`data::order`).
+//! * `capacity` bounds the items inside the graph; sources park at the
+//!   bound and are rescheduled when room appears (`protocol::park`). A node
+//!   finishes once its input is over and closes once (`protocol::completion`).
 //! * A panicking stage cancels the run; items inside are dropped and the
-//!   panic resumes on the caller.
+//!   panic resumes on the caller (`exec::run`).
+//!
+//! # Layout: folders by layer
+//!
+//! The modules are grouped in folders, one per layer, lowest first. A
+//! module imports only from its own folder or from a lower layer, never
+//! upward, and no two modules import each other; only `sync` names
+//! `std::sync`, `std::thread`, crossbeam's channels and utilities and loom
+//! (and only `data::queue` crossbeam-deque), so that under `cfg(loom)`
+//! every primitive the protocols use is loom's. `tests/layers.rs` checks
+//! these rules on the source: `cargo test -p para-runtime --test layers`.
+//!
+//! | layer | owns |
+//! | --- | --- |
+//! | `sync` | threads, atomics, locks, `Arc`, channels, `CachePadded`; loom's under `cfg(loom)` |
+//! | `api` | what users implement and get back: [`Stage`] and its batch views, the [`combinators`], [`Split`] sources, [`NodeId`], the [`Report`] |
+//! | `data` | the data structures items travel in: batches and their tags, inboxes, task queues, the reorder buffer |
+//! | `protocol` | the protocols, each with its invariants and loom models: completion, claim slots, capacity parking, the crew of worker slots |
+//! | `exec` | scheduling: the `Node` trait, the state of one run, the executor and the hand-off, statistics, the worker loop, starting and ending a run |
+//! | `nodes` | the node kinds: sources, stages, device stages, and the typed outlets they emit through |
+//! | `build` | what users call: [`Graph`], [`Port`], [`Options`], and the planner that turns a built graph into per-node plans |
+//! | `support` | what the `para` macros' expansions call (hidden): typed helpers whose bounds carry the compile errors, stage bodies, the `#[para::pipeline]` loop machinery |
+//!
+//! Each folder's module doc says what it owns and what it may import.
 
 #![warn(missing_docs)]
 

@@ -36,7 +36,7 @@
 //! let mut letters = 0;
 //! let report = pipeline!(words => |s| s.len() => |n| letters += n);
 //! assert_eq!(letters, 12);
-//! assert_eq!(report.nodes[1].items_in, 3); // per-stage counters
+//! assert_eq!(report.nodes()[1].items_in(), 3); // per-stage counters
 //! ```
 //!
 //! Options: a bare thread count, or `threads`, `capacity` (most items alive
@@ -321,7 +321,7 @@ pub mod prelude {
     ///     0..100u64 => filter(|&x| x % 2 == 1) => take(1) => para::prelude::take(3)
     ///         => #[ordered] |x| out.push(x));
     /// assert_eq!(out, [2, 4, 6]);
-    /// assert_eq!(report.nodes.len(), 5);
+    /// assert_eq!(report.nodes().len(), 5);
     /// ```
     pub use para_macros::pipeline;
     pub use para_runtime::combinators::{

@@ -4,12 +4,41 @@
 //! Each is a value implementing [`Stage`]; pass it to
 //! [`Graph::stage`](crate::Graph::stage) or use the typed shortcut of the same
 //! name on [`Graph`](crate::Graph), which also lets closure parameters be
-//! inferred from the upstream item type.
+//! inferred from the upstream item type. In `pipeline!` they are written as
+//! a stage's body (`=> filter(|&x| x % 3 == 0) =>`).
+//!
+//! ```
+//! use para::combinators::{filter, take};
+//! use para::Graph;
+//!
+//! let mut firsts = Vec::new();
+//! let mut g = Graph::new();
+//! let numbers = g.source(0..1_000_000u64);
+//! let threes = g.stage(numbers, filter(|x: &u64| x % 3 == 0));
+//! let first = g.stage(threes, take(4));
+//! g.sink(first, |x| firsts.push(x));
+//! g.run();
+//! firsts.sort();
+//! assert_eq!(firsts, [0, 3, 6, 9]);
+//! ```
 
 use crate::api::stage::{Input, Output, Stage, StageMode};
 use crate::sync::{lock, AtomicBool, AtomicUsize, Mutex, Ordering};
 
 /// Keeps the items for which the predicate returns `true` (parallel).
+///
+/// ```
+/// use para::combinators::*;
+/// use para::Graph;
+///
+/// let mut out = Vec::new();
+/// let mut g = Graph::new();
+/// let src = g.source(1..=6);
+/// let even = g.stage(src, filter(|x: &i32| x % 2 == 0));
+/// g.ordered_sink(even, |x| out.push(x));
+/// g.run();
+/// assert_eq!(out, [2, 4, 6]);
+/// ```
 pub fn filter<F>(predicate: F) -> Filter<F> {
     Filter(predicate)
 }
@@ -31,6 +60,19 @@ impl<T: Send, F: Fn(&T) -> bool + Send + Sync> Stage<T> for Filter<F> {
 }
 
 /// Maps each item to an `Option` and keeps the `Some` values (parallel).
+///
+/// ```
+/// use para::combinators::*;
+/// use para::Graph;
+///
+/// let mut out = Vec::new();
+/// let mut g = Graph::new();
+/// let src = g.source(["1", "x", "3"]);
+/// let numbers = g.stage(src, filter_map(|s: &str| s.parse::<u32>().ok()));
+/// g.ordered_sink(numbers, |x| out.push(x));
+/// g.run();
+/// assert_eq!(out, [1, 3]);
+/// ```
 pub fn filter_map<F>(f: F) -> FilterMap<F> {
     FilterMap(f)
 }
@@ -52,6 +94,19 @@ impl<T, U: Send, F: Fn(T) -> Option<U> + Send + Sync> Stage<T> for FilterMap<F> 
 }
 
 /// Maps each item to an iterable and emits all of its items (parallel).
+///
+/// ```
+/// use para::combinators::*;
+/// use para::Graph;
+///
+/// let mut out = Vec::new();
+/// let mut g = Graph::new();
+/// let src = g.source([2, 0, 3]);
+/// let repeated = g.stage(src, flat_map(|n: usize| vec![n; n]));
+/// g.ordered_sink(repeated, |n| out.push(n));
+/// g.run();
+/// assert_eq!(out, [2, 2, 3, 3, 3]);
+/// ```
 pub fn flat_map<F>(f: F) -> FlatMap<F> {
     FlatMap(f)
 }
@@ -78,6 +133,22 @@ where
 }
 
 /// Calls a function on a reference to each item and passes it on (parallel).
+///
+/// ```
+/// use para::combinators::*;
+/// use para::Graph;
+///
+/// let mut out = Vec::new();
+/// let mut g = Graph::new();
+/// let seen = std::sync::atomic::AtomicUsize::new(0);
+/// let src = g.source(0..5);
+/// let counted = g.stage(src, inspect(|_: &i32| {
+///     seen.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+/// }));
+/// g.ordered_sink(counted, |x| out.push(x));
+/// g.run();
+/// assert_eq!((out.len(), seen.into_inner()), (5, 5));
+/// ```
 pub fn inspect<F>(f: F) -> Inspect<F> {
     Inspect(f)
 }
@@ -107,6 +178,19 @@ impl<T: Send, F: Fn(&T) + Send + Sync> Stage<T> for Inspect<F> {
 /// # Panics
 ///
 /// If `size` is 0.
+///
+/// ```
+/// use para::combinators::*;
+/// use para::Graph;
+///
+/// let mut out = Vec::new();
+/// let mut g = Graph::new();
+/// let src = g.source(0..5);
+/// let groups = g.stage(src, batch(2));
+/// g.ordered_sink(groups, |v: Vec<i32>| out.push(v));
+/// g.run();
+/// assert_eq!(out, [vec![0, 1], vec![2, 3], vec![4]]);
+/// ```
 pub fn batch<T>(size: usize) -> Batch<T> {
     assert!(
         size > 0,
@@ -164,6 +248,19 @@ impl<T> Batch<T> {
 
 /// Splits each incoming collection (a `Vec`, or any `IntoIterator`) back into
 /// its items (parallel). The inverse of [`batch`].
+///
+/// ```
+/// use para::combinators::*;
+/// use para::Graph;
+///
+/// let mut out = Vec::new();
+/// let mut g = Graph::new();
+/// let src = g.source(vec![vec![1, 2], vec![], vec![3]]);
+/// let items = g.stage(src, unbatch());
+/// g.ordered_sink(items, |x: i32| out.push(x));
+/// g.run();
+/// assert_eq!(out, [1, 2, 3]);
+/// ```
 pub fn unbatch() -> Unbatch {
     Unbatch
 }
@@ -192,6 +289,19 @@ where
 ///
 /// An ordered stage: it passes exactly the items `Iterator::take(n)` would.
 /// Items that were already in flight past the cut are dropped.
+///
+/// ```
+/// use para::combinators::*;
+/// use para::Graph;
+///
+/// let mut out = Vec::new();
+/// let mut g = Graph::new();
+/// let src = g.source(0..);
+/// let first = g.stage(src, take(3));
+/// g.sink(first, |x: u64| out.push(x));
+/// g.run();
+/// assert_eq!(out, [0, 1, 2]);
+/// ```
 pub fn take(n: usize) -> Take {
     Take {
         left: AtomicUsize::new(n),
@@ -242,6 +352,19 @@ impl<T: Send> Stage<T> for Take {
 
 /// Passes items in source order while the predicate holds, then stops the
 /// sources. An ordered stage, like `Iterator::take_while`.
+///
+/// ```
+/// use para::combinators::*;
+/// use para::Graph;
+///
+/// let mut out = Vec::new();
+/// let mut g = Graph::new();
+/// let src = g.source(0..);
+/// let small = g.stage(src, take_while(|x: &u64| x * x < 50));
+/// g.sink(small, |x| out.push(x));
+/// g.run();
+/// assert_eq!(out, [0, 1, 2, 3, 4, 5, 6, 7]);
+/// ```
 pub fn take_while<F>(predicate: F) -> TakeWhile<F> {
     TakeWhile {
         predicate,

@@ -6,7 +6,7 @@ use std::fmt;
 /// order (also its index in [`Report::nodes`](crate::Report::nodes)).
 ///
 /// ```
-/// let mut g = para_runtime::Graph::new();
+/// let mut g = para::Graph::new();
 /// let src = g.source(0..3);
 /// let sink = g.sink(src, |_x: i32| ());
 /// assert_eq!(sink.index(), 1);

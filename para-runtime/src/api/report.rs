@@ -1,74 +1,226 @@
 //! What a run reports: per-node counters, a table, and a Graphviz drawing.
+//!
+//! The figures sit behind accessor methods, so a figure added later is not a
+//! breaking change for code that reads the others.
 
+use crate::api::id::NodeId;
 use std::fmt;
 use std::time::Duration;
 
 /// Counters of one node after a run.
+///
+/// ```
+/// use para::Graph;
+///
+/// let mut g = Graph::new();
+/// let numbers = g.source(0..10u32);
+/// let odd = g.filter(numbers, |x| x % 2 == 1);
+/// let sink = g.sink(odd, |_x| ());
+/// let report = g.run();
+/// let filter = &report.nodes()[1];
+/// assert_eq!((filter.kind(), filter.label()), ("filter", "filter#1"));
+/// assert_eq!((filter.items_in(), filter.items_out()), (10, 5));
+/// assert_eq!(report.nodes()[sink.index()].id(), sink);
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NodeReport {
-    /// The node's id in its graph.
-    pub id: usize,
-    /// The node's label (given, or `kind#id`).
-    pub label: String,
-    /// What the node is: `source`, `map`, `sink`, `filter`, `device`, ...
-    pub kind: &'static str,
+    id: NodeId,
+    label: String,
+    kind: &'static str,
+    items_in: u64,
+    items_out: u64,
+    batches: u64,
+    busy: Duration,
+}
+
+impl NodeReport {
+    /// The counters of one node; `busy` summed over workers and lanes.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        id: NodeId,
+        label: String,
+        kind: &'static str,
+        items_in: u64,
+        items_out: u64,
+        batches: u64,
+        busy: Duration,
+    ) -> Self {
+        NodeReport {
+            id,
+            label,
+            kind,
+            items_in,
+            items_out,
+            batches,
+            busy,
+        }
+    }
+
+    /// The node's id in its graph (the [`NodeId`] the builder returned).
+    pub fn id(&self) -> NodeId {
+        self.id
+    }
+
+    /// The node's label: the one given (`'name:` in `pipeline!`,
+    /// [`Graph::label`](crate::Graph::label)), or `kind#index`.
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    /// What the node is. One vocabulary, shared by the table, the DOT
+    /// drawing and the default labels:
+    ///
+    /// | kind | made by |
+    /// | --- | --- |
+    /// | `source` | [`Graph::source`](crate::Graph::source) |
+    /// | `split` | [`Graph::split_source`](crate::Graph::split_source) (`#[split]`) |
+    /// | `map` | [`Graph::map`](crate::Graph::map) |
+    /// | `serial` | [`Graph::serial_map`](crate::Graph::serial_map) (`#[serial]`) |
+    /// | `ordered` | [`Graph::ordered_map`](crate::Graph::ordered_map) (`#[ordered]`) |
+    /// | `sink` | [`Graph::sink`](crate::Graph::sink), [`Graph::parallel_sink`](crate::Graph::parallel_sink) (`#[parallel]`) |
+    /// | `ordered sink` | [`Graph::ordered_sink`](crate::Graph::ordered_sink) |
+    /// | `device` | [`Graph::device`](crate::Graph::device), [`Graph::device_mut`](crate::Graph::device_mut) (`#[gpu]`) |
+    /// | `filter`, `filter_map`, `flat_map`, `inspect`, `batch`, `unbatch`, `take`, `take_while` | the [combinators](crate::combinators) |
+    /// | `stage`, or what [`Stage::name`](crate::Stage::name) returns | [`Graph::stage`](crate::Graph::stage) with a stage of your own |
+    pub fn kind(&self) -> &'static str {
+        self.kind
+    }
+
     /// Items the node took in (0 for sources).
-    pub items_in: u64,
-    /// Items the node emitted (what a sink returns counts too).
-    pub items_out: u64,
+    pub fn items_in(&self) -> u64 {
+        self.items_in
+    }
+
+    /// Items the node emitted (what a sink returns counts too, so a sink's
+    /// `items_out` equals its `items_in`).
+    pub fn items_out(&self) -> u64 {
+        self.items_out
+    }
+
     /// Batches (tasks) the node ran.
-    pub batches: u64,
+    pub fn batches(&self) -> u64 {
+        self.batches
+    }
+
     /// Time spent inside the node, summed over workers and lanes. Short
     /// batches are timed one in 8 (reading the clock costs about as much as
     /// a batch of a few dozen cheap items), and the total is extrapolated
     /// from those, so for fine-grained stages this is an estimate.
-    pub busy: Duration,
+    pub fn busy(&self) -> Duration {
+        self.busy
+    }
 }
 
 /// The result of a run: one [`NodeReport`] per node, the edges, the thread
-/// count and the wall time.
+/// count and the wall time. `Display` prints a table; [`Report::to_dot`]
+/// draws the graph.
 ///
 /// ```
-/// let mut g = para_runtime::Graph::new();
+/// use para::Graph;
+///
+/// let mut g = Graph::new();
 /// let src = g.source(0..100);
 /// let doubled = g.map(src, |x: u64| x * 2);
+/// let map = doubled.node();
 /// let mut sum = 0;
-/// g.sink(doubled, |x| sum += x);
+/// let sink = g.sink(doubled, |x| sum += x);
 /// let report = g.run();
-/// assert_eq!(report.nodes[1].items_in, 100);
+/// assert_eq!(report.nodes()[map.index()].items_in(), 100);
+/// assert_eq!(report.edges().last(), Some(&(map, sink)));
 /// println!("{report}");
 /// assert!(report.to_dot().starts_with("digraph"));
 /// ```
 #[derive(Clone, Debug)]
 pub struct Report {
-    /// Per-node counters, indexed by node id.
-    pub nodes: Vec<NodeReport>,
-    /// Edges as `(from, to)` node ids.
-    pub edges: Vec<(usize, usize)>,
-    /// Worker threads the run used.
-    pub threads: usize,
-    /// Wall-clock time of the run.
-    pub elapsed: Duration,
-    /// Most capacity units in use at once (0 when the run had no
-    /// `capacity`). A unit is a source item inside the graph; each copy a
-    /// fan-out makes counts as one more, so with fan-outs this may exceed
-    /// the capacity while the source items alive never do.
-    pub peak_alive: usize,
+    nodes: Vec<NodeReport>,
+    edges: Vec<(NodeId, NodeId)>,
+    threads: usize,
+    elapsed: Duration,
+    peak_alive: usize,
 }
 
 impl Report {
+    /// The report of a finished run.
+    pub(crate) fn new(
+        nodes: Vec<NodeReport>,
+        edges: Vec<(NodeId, NodeId)>,
+        threads: usize,
+        elapsed: Duration,
+        peak_alive: usize,
+    ) -> Self {
+        Report {
+            nodes,
+            edges,
+            threads,
+            elapsed,
+            peak_alive,
+        }
+    }
+
+    /// A report of no run: no node, no edge, 0 threads, no time. For code
+    /// the macros generate after a compile error, so that the expression
+    /// still has its type. Not a public API.
+    #[doc(hidden)]
+    pub fn empty() -> Self {
+        Report::new(Vec::new(), Vec::new(), 0, Duration::ZERO, 0)
+    }
+
+    /// Per-node counters, indexed by node id
+    /// ([`NodeId::index`](crate::NodeId::index)).
+    pub fn nodes(&self) -> &[NodeReport] {
+        &self.nodes
+    }
+
+    /// Edges as `(from, to)` node ids, in the order of each node's
+    /// downstream stages (fan-out branch order).
+    pub fn edges(&self) -> &[(NodeId, NodeId)] {
+        &self.edges
+    }
+
+    /// Worker threads the run used (device lanes not counted).
+    pub fn threads(&self) -> usize {
+        self.threads
+    }
+
+    /// Wall-clock time of the run, from the first worker's start to the
+    /// last one's end.
+    pub fn elapsed(&self) -> Duration {
+        self.elapsed
+    }
+
+    /// Most capacity units in use at once. Every run has a capacity: the
+    /// one given ([`Options::capacity`](crate::Options::capacity)) or, by
+    /// default, `4 * threads * batch` plus two device batches per lane, so
+    /// this is at most that bound (but see fan-outs below). A unit is a source item inside the graph;
+    /// each copy a fan-out makes counts as one more, so with fan-outs this
+    /// may exceed the capacity while the source items alive never do.
+    pub fn peak_alive(&self) -> usize {
+        self.peak_alive
+    }
+
     /// The node with the given label, if any.
+    ///
+    /// ```
+    /// let mut g = para::Graph::new();
+    /// let src = g.source(0..10);
+    /// let sink = g.sink(src, |_x: i32| ());
+    /// g.label(sink, "drop");
+    /// let report = g.run();
+    /// assert_eq!(report.node("drop").map(|n| n.items_in()), Some(10));
+    /// assert!(report.node("nothing").is_none());
+    /// ```
     pub fn node(&self, label: &str) -> Option<&NodeReport> {
         self.nodes.iter().find(|n| n.label == label)
     }
 
-    /// A Graphviz `digraph` of the run, each node labelled with its counters.
+    /// A Graphviz `digraph` of the run, each node labelled with its label,
+    /// kind and counters.
     pub fn to_dot(&self) -> String {
         let mut out = String::from("digraph para {\n  rankdir=LR;\n  node [shape=box];\n");
         for n in &self.nodes {
             out.push_str(&format!(
                 "  n{} [label=\"{}\\n{} | in {} | out {} | {:.3} ms\"];\n",
-                n.id,
+                n.id.index(),
                 escape(&n.label),
                 n.kind,
                 n.items_in,
@@ -77,21 +229,41 @@ impl Report {
             ));
         }
         for (from, to) in &self.edges {
-            out.push_str(&format!("  n{from} -> n{to};\n"));
+            out.push_str(&format!("  n{} -> n{};\n", from.index(), to.index()));
         }
         out.push_str("}\n");
         out
     }
 
-    /// Items processed per second by the busiest source-to-sink flow: the
-    /// largest `items_in` of any node divided by the wall time.
+    /// Items that reached a sink, per second of wall time: the `items_in`
+    /// of every node with no downstream edge, summed, divided by
+    /// [`elapsed`](Report::elapsed). A graph with fan-outs counts each
+    /// copy at each sink. 0 for an empty graph.
+    ///
+    /// ```
+    /// let mut g = para::Graph::new();
+    /// let src = g.source(0..1000);
+    /// let [a, b] = <[_; 2]>::try_from(g.fan_out(src, 2)).unwrap();
+    /// g.sink(a, |_x: i32| ());
+    /// g.sink(b, |_x: i32| ());
+    /// let report = g.run();
+    /// let secs = report.elapsed().as_secs_f64();
+    /// assert!((report.throughput() * secs - 2000.0).abs() < 1e-6);
+    /// ```
     pub fn throughput(&self) -> f64 {
-        let items = self
+        let mut has_downstream = vec![false; self.nodes.len()];
+        for (from, _) in &self.edges {
+            has_downstream[from.index()] = true;
+        }
+        let items: u64 = self
             .nodes
             .iter()
-            .map(|n| n.items_in.max(n.items_out))
-            .max()
-            .unwrap_or(0);
+            .filter(|n| !has_downstream[n.id.index()])
+            .map(|n| n.items_in)
+            .sum();
+        if items == 0 {
+            return 0.0;
+        }
         items as f64 / self.elapsed.as_secs_f64().max(1e-9)
     }
 }
@@ -101,31 +273,54 @@ fn escape(s: &str) -> String {
 }
 
 impl fmt::Display for Report {
+    /// One row per node, every column as wide as its widest cell (labels
+    /// and kinds such as `ordered sink` vary in length), then a line with
+    /// the thread count and wall time.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let width = self
+        const HEADER: [&str; 7] = [
+            "id",
+            "stage",
+            "kind",
+            "items in",
+            "items out",
+            "batches",
+            "busy ms",
+        ];
+        // Text columns are left-aligned, numbers right-aligned.
+        const LEFT: [bool; 7] = [false, true, true, false, false, false, false];
+        let rows: Vec<[String; 7]> = self
             .nodes
             .iter()
-            .map(|n| n.label.chars().count())
-            .max()
-            .unwrap_or(0)
-            .max("stage".len());
-        writeln!(
-            f,
-            "{:>3}  {:<width$}  {:<10}  {:>12}  {:>12}  {:>9}  {:>11}",
-            "id", "stage", "kind", "items in", "items out", "batches", "busy ms"
-        )?;
-        for n in &self.nodes {
-            writeln!(
-                f,
-                "{:>3}  {:<width$}  {:<10}  {:>12}  {:>12}  {:>9}  {:>11.3}",
-                n.id,
-                n.label,
-                n.kind,
-                n.items_in,
-                n.items_out,
-                n.batches,
-                n.busy.as_secs_f64() * 1e3
-            )?;
+            .map(|n| {
+                [
+                    n.id.index().to_string(),
+                    n.label.clone(),
+                    n.kind.to_string(),
+                    n.items_in.to_string(),
+                    n.items_out.to_string(),
+                    n.batches.to_string(),
+                    format!("{:.3}", n.busy.as_secs_f64() * 1e3),
+                ]
+            })
+            .collect();
+        let mut widths = HEADER.map(|h| h.chars().count());
+        for row in &rows {
+            for (width, cell) in widths.iter_mut().zip(row) {
+                *width = (*width).max(cell.chars().count());
+            }
+        }
+        let header = HEADER.map(String::from);
+        for row in std::iter::once(&header).chain(&rows) {
+            for (i, cell) in row.iter().enumerate() {
+                let width = widths[i];
+                let sep = if i == 0 { "" } else { "  " };
+                if LEFT[i] {
+                    write!(f, "{sep}{cell:<width$}")?;
+                } else {
+                    write!(f, "{sep}{cell:>width$}")?;
+                }
+            }
+            writeln!(f)?;
         }
         write!(
             f,
@@ -140,39 +335,92 @@ impl fmt::Display for Report {
 mod tests {
     use super::*;
 
-    #[test]
-    fn table_is_aligned() {
-        let report = Report {
-            nodes: vec![
-                NodeReport {
-                    id: 0,
-                    label: "numbers".into(),
-                    kind: "source",
-                    items_in: 0,
-                    items_out: 10,
-                    batches: 2,
-                    busy: Duration::from_micros(5),
-                },
-                NodeReport {
-                    id: 1,
-                    label: "s".into(),
-                    kind: "sink",
-                    items_in: 10,
-                    items_out: 10,
-                    batches: 2,
-                    busy: Duration::from_micros(7),
-                },
-            ],
-            edges: vec![(0, 1)],
-            threads: 2,
-            elapsed: Duration::from_millis(1),
-            peak_alive: 0,
-        };
+    /// A node that passed `items` through (a source takes nothing in).
+    fn node(id: usize, label: &str, kind: &'static str, items: u64) -> NodeReport {
+        let source = matches!(kind, "source" | "split");
+        NodeReport::new(
+            NodeId::new(id),
+            label.into(),
+            kind,
+            if source { 0 } else { items },
+            items,
+            2,
+            Duration::from_micros(5),
+        )
+    }
+
+    /// Every row of the table has its columns at the same offsets as the
+    /// header: each column starts where the header's does.
+    fn assert_aligned(report: &Report) {
         let text = report.to_string();
         let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines.len(), 4);
-        assert_eq!(lines[0].len(), lines[1].len());
-        assert_eq!(lines[1].len(), lines[2].len());
+        assert_eq!(lines.len(), report.nodes().len() + 2, "{text}");
+        let table = &lines[..lines.len() - 1];
+        for line in table {
+            assert_eq!(line.chars().count(), table[0].chars().count(), "{text}");
+        }
+        // A left-aligned column starts at the same offset in every row: the
+        // kind column starts right after the stage column's padding.
+        let kind_at = table[0].find("kind").unwrap();
+        for (line, n) in table[1..].iter().zip(report.nodes()) {
+            assert_eq!(line[kind_at..].split("  ").next(), Some(n.kind()), "{text}");
+            assert!(line.contains(n.label()), "{text}");
+        }
+    }
+
+    #[test]
+    fn table_is_aligned() {
+        let report = Report::new(
+            vec![node(0, "numbers", "source", 10), node(1, "s", "sink", 10)],
+            vec![(NodeId::new(0), NodeId::new(1))],
+            2,
+            Duration::from_millis(1),
+            0,
+        );
+        assert_aligned(&report);
         assert!(report.to_dot().contains("n0 -> n1"));
+    }
+
+    #[test]
+    fn table_stays_aligned_with_long_kinds_labels_and_counts() {
+        let report = Report::new(
+            vec![
+                node(0, "line_numbers", "split", 400_000),
+                node(1, "a label longer than any column header", "map", 400_000),
+                node(2, "checksum", "ordered sink", u64::MAX),
+                node(3, "custom", "a stage with a very long name", 7),
+            ],
+            vec![
+                (NodeId::new(0), NodeId::new(1)),
+                (NodeId::new(1), NodeId::new(2)),
+                (NodeId::new(1), NodeId::new(3)),
+            ],
+            2,
+            Duration::from_millis(1),
+            0,
+        );
+        assert_aligned(&report);
+    }
+
+    #[test]
+    fn throughput_counts_what_reaches_the_sinks() {
+        let report = Report::new(
+            vec![
+                node(0, "src", "source", 100),
+                node(1, "half", "filter", 50),
+                node(2, "a", "sink", 50),
+                node(3, "b", "sink", 100),
+            ],
+            vec![
+                (NodeId::new(0), NodeId::new(1)),
+                (NodeId::new(1), NodeId::new(2)),
+                (NodeId::new(0), NodeId::new(3)),
+            ],
+            1,
+            Duration::from_secs(2),
+            0,
+        );
+        assert_eq!(report.throughput(), 75.0);
+        assert_eq!(Report::empty().throughput(), 0.0);
     }
 }

@@ -41,7 +41,7 @@ impl StageMode {
 /// interior state it keeps (a `Mutex`, an atomic) is never contended.
 ///
 /// ```
-/// use para_runtime::{Graph, Output, Stage};
+/// use para::{Graph, Output, Stage};
 ///
 /// /// Emits every item twice.
 /// struct Twice;
@@ -70,7 +70,10 @@ pub trait Stage<In>: Send + Sync {
         StageMode::Parallel
     }
 
-    /// A short name for reports and panic messages.
+    /// A short name for reports and panic messages: the node's kind in the
+    /// [`Report`](crate::Report) when the stage is added with
+    /// [`Graph::stage`](crate::Graph::stage) (see
+    /// [`NodeReport::kind`](crate::NodeReport::kind) for the other kinds).
     fn name(&self) -> &'static str {
         "stage"
     }

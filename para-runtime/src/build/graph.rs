@@ -25,7 +25,7 @@ use std::fmt;
 /// after every stage has finished, like `std::thread::scope`.
 ///
 /// ```
-/// use para_runtime::Graph;
+/// use para::Graph;
 ///
 /// let data = vec![0, 1, 2];
 /// let mut sum = 0;
@@ -40,7 +40,59 @@ use std::fmt;
 /// g.sink(joined, |x| sum += x);
 /// let report = g.run();
 /// assert_eq!(sum, 0);
-/// assert_eq!(report.nodes.len(), 5);
+/// assert_eq!(report.nodes().len(), 5);
+/// ```
+///
+/// # Declare what the stages borrow before the graph
+///
+/// A `Graph<'a>` holds borrows for `'a`, so everything its stages borrow
+/// must outlive it. Variables are dropped in the reverse order of their
+/// declaration, and rustc must assume the graph may still be dropped at the
+/// end of the scope (a call before `run` may panic, and the unwinding then
+/// drops the graph), so state that has a destructor (a `Vec`, a `String`, a
+/// `HashMap`) declared *after* `Graph::new()` is rejected:
+///
+/// ```compile_fail,E0597
+/// use para::Graph;
+///
+/// let mut g = Graph::new();
+/// let mut seen = Vec::new(); // declared after the graph: dropped before it
+/// let src = g.source(0..10);
+/// g.sink(src, |x: i32| seen.push(x));
+/// g.run();
+/// ```
+///
+/// ```text
+/// error[E0597]: `seen` does not live long enough
+///   |
+///   |     let mut seen = Vec::new();
+///   |         -------- binding `seen` declared here
+///   |     let src = g.source(0..10);
+///   |     g.sink(src, |x: i32| seen.push(x));
+///   |                 -------- ^^^^ borrowed value does not live long enough
+///   |                 |
+///   |                 value captured here
+/// ...
+///   | }
+///   | -
+///   | |
+///   | `seen` dropped here while still borrowed
+///   | borrow might be used here, when `g` is dropped and runs the destructor for type `Graph<'_>`
+///   |
+///   = note: values in a scope are dropped in the opposite order they are defined
+/// ```
+///
+/// The fix is the order: declare the state first, then the graph.
+///
+/// ```
+/// use para::Graph;
+///
+/// let mut seen = Vec::new(); // declared before the graph: outlives it
+/// let mut g = Graph::new();
+/// let src = g.source(0..10);
+/// g.sink(src, |x: i32| seen.push(x));
+/// g.run();
+/// assert_eq!(seen.len(), 10);
 /// ```
 pub struct Graph<'a> {
     nodes: Vec<Box<dyn Node + 'a>>,
@@ -143,7 +195,7 @@ impl<'a> Graph<'a> {
     /// `Vec<T>`.
     ///
     /// ```
-    /// let mut g = para_runtime::Graph::new();
+    /// let mut g = para::Graph::new();
     /// let src = g.split_source(0..10_000u64);
     /// let squares = g.map(src, |x| x * x);
     /// let mut sum = 0;
@@ -266,7 +318,7 @@ impl<'a> Graph<'a> {
     {
         self.add_stage(
             from,
-            SerialFn::new(f, StageMode::Ordered, "ordered"),
+            SerialFn::new(f, StageMode::Ordered, "ordered sink"),
             "ordered sink",
         )
         .node()
@@ -345,6 +397,25 @@ impl<'a> Graph<'a> {
     /// It runs on `lanes` dedicated threads that do not count against
     /// `threads`; workers never wait for it.
     ///
+    /// With `threads = 1` there are no lanes: each batch runs inline on the
+    /// one worker, when it is cut, so the run stays deterministic (the same
+    /// order of every stage call, device bodies included, on every run).
+    ///
+    /// ```
+    /// use para::{Graph, Options};
+    ///
+    /// let mut out = Vec::new();
+    /// let mut g = Graph::new();
+    /// let src = g.source(0..10u32);
+    /// let doubled = g.device(src, 4, 2, |batch: Vec<u32>| {
+    ///     assert!(batch.len() <= 4);
+    ///     batch.into_iter().map(|x| x * 2).collect()
+    /// });
+    /// g.ordered_sink(doubled, |x| out.push(x));
+    /// g.run_with(Options::new().threads(2));
+    /// assert_eq!(out, (0..10).map(|x| x * 2).collect::<Vec<_>>());
+    /// ```
+    ///
     /// # Panics
     ///
     /// If `batch` or `lanes` is 0. During the run, if `f` returns a
@@ -361,6 +432,21 @@ impl<'a> Graph<'a> {
 
     /// A device stage with one lane whose body may be `FnMut` (it can own a
     /// device handle). See [`Graph::device`].
+    ///
+    /// ```
+    /// use para::{Graph, Options};
+    ///
+    /// let mut sizes = Vec::new();
+    /// let mut g = Graph::new();
+    /// let src = g.source(0..10u32);
+    /// let same = g.device_mut(src, 4, |batch: Vec<u32>| {
+    ///     sizes.push(batch.len());
+    ///     batch
+    /// });
+    /// g.sink(same, |_x| ());
+    /// g.run_with(Options::new().threads(1)); // inline on the worker
+    /// assert_eq!(sizes, [4, 4, 2]); // full batches, then the rest at the end
+    /// ```
     pub fn device_mut<T, U, F>(&mut self, from: Port<T>, batch: usize, f: F) -> Port<U>
     where
         T: Send + 'a,

@@ -10,7 +10,7 @@ use std::fmt;
 /// How to run a graph: worker count, pool, capacity and batch size.
 ///
 /// ```
-/// use para_runtime::{Graph, Options};
+/// use para::{Graph, Options};
 /// let mut g = Graph::new();
 /// let src = g.source(0..1000u32);
 /// let mut n = 0;

@@ -12,8 +12,11 @@ use std::fmt;
 /// `Port<T>`. To feed several stages, split it with [`Graph::fan_out`]; to
 /// feed one stage from several, join ports with [`Graph::fan_in`].
 ///
+/// [`Graph::fan_out`]: crate::Graph::fan_out
+/// [`Graph::fan_in`]: crate::Graph::fan_in
+///
 /// ```compile_fail
-/// let mut g = para_runtime::Graph::new();
+/// let mut g = para::Graph::new();
 /// let words = g.source(vec!["a", "b"]);
 /// g.sink(words, |n: u64| drop(n)); // error: expected `&str`, found `u64`
 /// ```
@@ -24,7 +27,7 @@ pub struct Port<T> {
     /// For each wire, the fan-out branch indices this port took from it,
     /// outermost first (empty when the port is not a fan-out branch). The
     /// edges of a wire are kept sorted by this key, so the branch an ordered
-    /// stage puts first is the branch's index in [`Graph::fan_out`], not the
+    /// stage puts first is the branch's index in `Graph::fan_out`, not the
     /// order in which the branches happen to be connected.
     pub(crate) branches: Vec<Vec<u32>>,
 }
@@ -42,7 +45,8 @@ impl<T> Port<T> {
     ///
     /// # Panics
     ///
-    /// If the port joins several nodes (made by [`Graph::fan_in`]).
+    /// If the port joins several nodes (made by
+    /// [`Graph::fan_in`](crate::Graph::fan_in)).
     pub fn node(&self) -> NodeId {
         match self.ends.as_slice() {
             [id] => *id,

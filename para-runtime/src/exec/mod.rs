@@ -13,8 +13,9 @@
 //!   structures and its invariant.
 //! * `stats` (per-node counters and clock sampling) and `sizing` (how many
 //!   items a source yields per batch).
-//! * `worker`: the worker loop (find a task, run it, sleep); `scheduler`:
-//!   start a run's workers and lanes, wait for them, build the report.
+//! * `worker`: the worker loop (find a task, run it, leave when idle);
+//!   `scheduler`: start a run's lanes and worker jobs, keep the run going
+//!   until it ends, build the report.
 //!
 //! May import: `protocol`, `data`, `api`, `sync`.
 

@@ -35,7 +35,8 @@ pub(crate) trait Node: Send + Sync {
     /// Every worker is idle: emit partial state (a partial group or device
     /// batch). Returns whether anything was emitted or taken in: either may
     /// leave new partial state that needs another flush once every worker is
-    /// idle again, which the sleep protocol only reports if told.
+    /// idle again, which the crew protocol (`protocol::crew`) only reports if
+    /// told.
     fn flush_stalled(&self, ex: &mut Executor<'_, '_>) -> bool {
         let _ = ex;
         false

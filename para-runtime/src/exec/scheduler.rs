@@ -117,36 +117,26 @@ pub(crate) fn run_to_end<'g>(
         resume_unwind(payload);
     }
     let nodes = run
-        .plans
-        .iter()
+        .node_ids()
+        .zip(&run.plans)
         .zip(run.stats())
-        .enumerate()
-        .map(|(id, (plan, s))| NodeReport {
-            id,
-            label: plan.label.clone(),
-            kind: plan.kind,
-            items_in: s.items_in,
-            items_out: s.items_out,
-            batches: s.batches,
-            busy: s.busy,
+        .map(|((id, plan), s)| {
+            NodeReport::new(
+                id,
+                plan.label.clone(),
+                plan.kind,
+                s.items_in,
+                s.items_out,
+                s.batches,
+                s.busy,
+            )
         })
         .collect();
     let edges = run
         .node_ids()
-        .flat_map(|id| {
-            run.plan(id)
-                .downstream
-                .iter()
-                .map(move |down| (id.index(), down.index()))
-        })
+        .flat_map(|id| run.plan(id).downstream.iter().map(move |&down| (id, down)))
         .collect();
-    Report {
-        nodes,
-        edges,
-        threads,
-        elapsed,
-        peak_alive: run.peak_alive(),
-    }
+    Report::new(nodes, edges, threads, elapsed, run.peak_alive())
 }
 
 /// Runs `run` to completion (or cancellation). Returns when every worker and

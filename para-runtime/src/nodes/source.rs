@@ -2,18 +2,31 @@
 //! a serial iterator ([`IterSupply`]) or a splittable source
 //! ([`SplitSupply`], `#[split]`) several workers produce from at once.
 //!
-//! A source has exactly one *production* task queued or running at any
-//! time: the task cuts a piece off the supply under the source's lock,
-//! reschedules itself if anything is left (so another worker can cut the
-//! next piece meanwhile), then produces and emits its piece. Its state is
-//! therefore never contended. A source that finds the graph full parks
-//! instead of rescheduling (see `protocol::park`); the release that makes
-//! room reschedules it.
+//! A source has at most one *production* task queued or cutting at any
+//! time. The task reserves room for its piece under the capacity bound,
+//! cuts the piece off the supply under the source's lock, releases the
+//! lock, reschedules itself if anything is left (so another worker can cut
+//! the next piece meanwhile), then produces and emits its piece. So the lock
+//! is never contended, and an iterator is read by one worker at a time
+//! (it is read while cutting, under the lock), while the pieces of a split
+//! source are produced by several workers at once, outside it. A source
+//! that finds the graph full parks instead of rescheduling (see
+//! `protocol::park`); the release that makes room reschedules it. Room
+//! reserved but not filled (the iterator ended early) is released at once.
+//!
+//! Pieces are sized by `Executor::source_batch_size`: about 50 µs of work
+//! by the measured cost per item, one item until a cost is known (at
+//! `threads = 1`, where no timing may decide, sizes double from one
+//! instead), at most the run's `batch` and never past what a split source
+//! has left. Each non-empty piece gets the next sequence number, which
+//! ordered stages sort by.
 //!
 //! Completion tokens: the production token (the initial `pending` of 1) is
-//! given back when the supply is exhausted or the source is stopped. A piece
-//! being produced while the next task may already run holds one more token,
-//! so the source cannot close (and let downstream nodes finish) before that
+//! given back when the supply is exhausted or the source is stopped (a
+//! `take` was satisfied, or the run was cancelled); the supply is then
+//! dropped outside the lock, as it may run user code. A piece being
+//! produced while the next task may already run holds one more token, so
+//! the source cannot close (and let downstream nodes finish) before that
 //! piece is emitted.
 
 use crate::api::id::NodeId;

@@ -20,11 +20,5 @@ pub const DEFAULT_GPU_BATCH: usize = 1024;
 
 /// A report for an expansion that failed (keeps follow-up errors quiet).
 pub fn empty_report() -> Report {
-    Report {
-        nodes: Vec::new(),
-        edges: Vec::new(),
-        threads: 0,
-        elapsed: std::time::Duration::ZERO,
-        peak_alive: 0,
-    }
+    Report::empty()
 }
