@@ -25,6 +25,18 @@
 //! - `PARA_STRESS_MAX_ITEMS`: the most items a source yields (default
 //!   20,000; up to 100,000 for long runs).
 //!
+//! Capacity: every item the graph carries holds a lineage token of the
+//! source item it descends from (flat-map outputs and fan-out copies share
+//! it); a token counts itself alive from its creation (after the source
+//! reserved room) until its last holder is dropped, which is the SPEC's
+//! "an item is alive from the moment its source yields it until its last
+//! stage returns". With a `capacity`, the most tokens alive at once must not
+//! exceed it, with no allowance: fan-out copies and flat-map items take
+//! extra units of the runtime's count (see `Report::peak_alive`), but they
+//! share their source item's token, so they can only make the runtime's
+//! count higher than the tokens alive, never lower. Items waiting in a
+//! `batch` group or a device accumulator hold their tokens too.
+//!
 //! A failing case is shrunk before it is reported: source sizes are halved
 //! and the options simplified (one thread, no capacity, batch 1) for as long
 //! as it still fails, and the smallest failing case is printed next to the
@@ -35,8 +47,9 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::AtomicUsize;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, Once};
+use std::sync::{Arc, Mutex, Once};
 use std::time::{Duration, Instant};
 
 // ---------------------------------------------------------------------------
@@ -632,6 +645,34 @@ fn expected(shape: &Shape) -> (Vec<Vec<u64>>, usize) {
 // ---------------------------------------------------------------------------
 // Interpreter 2: the `Graph`.
 
+/// Source items alive (lineage tokens), and the most seen at once in the
+/// current run. Only `random_graphs_match_the_sequential_interpreter` makes
+/// tokens, one run at a time.
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK_LIVE: AtomicUsize = AtomicUsize::new(0);
+
+/// The lineage of one source item: alive while any descendant holds it.
+struct Token;
+
+impl Token {
+    fn new() -> Lineage {
+        let now = LIVE.fetch_add(1, Ordering::SeqCst) + 1;
+        PEAK_LIVE.fetch_max(now, Ordering::SeqCst);
+        Arc::new(Token)
+    }
+}
+
+impl Drop for Token {
+    fn drop(&mut self) {
+        LIVE.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+type Lineage = Arc<Token>;
+
+/// What the graph carries: a value and its source item's lineage.
+type Tracked = (u64, Lineage);
+
 /// Panics (failing the case) if two workers are inside a serial stage at once.
 struct Exclusive(AtomicBool);
 
@@ -654,27 +695,35 @@ fn build<'a>(
     guards: &'a [Exclusive],
 ) -> (Graph<'a>, Vec<NodeId>) {
     let mut g = Graph::new();
-    let mut ports: Vec<Option<Port<u64>>> = Vec::new();
+    let mut ports: Vec<Option<Port<Tracked>>> = Vec::new();
     let mut serial_slots: Vec<Option<&'a mut Vec<u64>>> = serial_out.iter_mut().map(Some).collect();
     let mut sink_ids = vec![None; shape.sinks];
-    let put = |ports: &mut Vec<Option<Port<u64>>>, id: usize, port: Port<u64>| {
+    let put = |ports: &mut Vec<Option<Port<Tracked>>>, id: usize, port: Port<Tracked>| {
         if ports.len() <= id {
             ports.resize_with(id + 1, || None);
         }
         assert!(ports[id].replace(port).is_none());
     };
-    let take = |ports: &mut Vec<Option<Port<u64>>>, id: usize| -> Port<u64> {
+    let take = |ports: &mut Vec<Option<Port<Tracked>>>, id: usize| -> Port<Tracked> {
         ports[id].take().expect("each stream is consumed once")
     };
     for (i, step) in shape.steps.iter().enumerate() {
         match step {
             &Step::Source { out, kind, n, salt } => {
+                // The token is made after the source reserved room: inside
+                // the iterator, or in a map right below a split source.
                 let port = match kind {
-                    SourceKind::Iter => g.source((0..n as u64).map(move |i| mix(i ^ salt))),
-                    SourceKind::SplitVec => g.split_source(source_items(kind, n, salt)),
+                    SourceKind::Iter => {
+                        g.source((0..n as u64).map(move |i| (mix(i ^ salt), Token::new())))
+                    }
+                    SourceKind::SplitVec => {
+                        let items = g.split_source(source_items(kind, n, salt));
+                        g.map(items, |x| (x, Token::new()))
+                    }
                     SourceKind::SplitRange => {
                         let start = salt >> 24;
-                        g.split_source(start..start + n as u64)
+                        let items = g.split_source(start..start + n as u64);
+                        g.map(items, |x| (x, Token::new()))
                     }
                 };
                 put(&mut ports, out, port);
@@ -683,42 +732,46 @@ fn build<'a>(
                 let from = take(&mut ports, inp);
                 let guard = &guards[i];
                 let port = match op {
-                    Op::Map(k) => g.map(from, move |x| map_fn(k, x)),
-                    Op::SerialMap(k) => g.serial_map(from, move |x| {
+                    Op::Map(k) => g.map(from, move |(x, t): Tracked| (map_fn(k, x), t)),
+                    Op::SerialMap(k) => g.serial_map(from, move |(x, t): Tracked| {
                         guard.enter();
                         let y = serial_fn(k, x);
                         guard.leave();
-                        y
+                        (y, t)
                     }),
-                    Op::OrderedMap(k) => g.ordered_map(from, move |x| {
+                    Op::OrderedMap(k) => g.ordered_map(from, move |(x, t): Tracked| {
                         guard.enter();
                         let y = ordered_fn(k, x);
                         guard.leave();
-                        y
+                        (y, t)
                     }),
-                    Op::Filter(k) => g.filter(from, move |&x| keep(k, x)),
-                    Op::FlatMap(k) => g.flat_map(from, move |x| expand(k, x)),
+                    Op::Filter(k) => g.filter(from, move |(x, _): &Tracked| keep(k, *x)),
+                    Op::FlatMap(k) => g.flat_map(from, move |(x, t): Tracked| {
+                        expand(k, x).map(move |y| (y, t.clone()))
+                    }),
                     Op::Device { batch, lanes, k } => {
-                        g.device(from, batch, lanes, move |xs: Vec<u64>| {
+                        g.device(from, batch, lanes, move |xs: Vec<Tracked>| {
                             assert!(
                                 !xs.is_empty() && xs.len() <= batch,
                                 "device batch of {} items, limit {batch}",
                                 xs.len()
                             );
-                            xs.into_iter().map(|x| device_fn(k, x)).collect()
+                            xs.into_iter().map(|(x, t)| (device_fn(k, x), t)).collect()
                         })
                     }
                     Op::Regroup { size, k } => {
                         let groups = g.batch(from, size);
-                        let checked = g.inspect(groups, move |v: &Vec<u64>| {
+                        let checked = g.inspect(groups, move |v: &Vec<Tracked>| {
                             assert!(
                                 !v.is_empty() && v.len() <= size,
                                 "a group of {} items, size {size}",
                                 v.len()
                             )
                         });
-                        let mapped = g.map(checked, move |v: Vec<u64>| {
-                            v.into_iter().map(|x| regroup_fn(k, x)).collect::<Vec<_>>()
+                        let mapped = g.map(checked, move |v: Vec<Tracked>| {
+                            v.into_iter()
+                                .map(|(x, t)| (regroup_fn(k, x), t))
+                                .collect::<Vec<_>>()
                         });
                         g.unbatch(mapped)
                     }
@@ -732,7 +785,8 @@ fn build<'a>(
                 }
             }
             Step::FanIn { inps, out } => {
-                let joined: Vec<Port<u64>> = inps.iter().map(|&s| take(&mut ports, s)).collect();
+                let joined: Vec<Port<Tracked>> =
+                    inps.iter().map(|&s| take(&mut ports, s)).collect();
                 let port = g.fan_in(joined);
                 put(&mut ports, *out, port);
             }
@@ -742,11 +796,11 @@ fn build<'a>(
                 let id = match kind {
                     SinkKind::Parallel => {
                         let out = &parallel_out[sink];
-                        g.parallel_sink(from, move |x| out.lock().unwrap().push(x))
+                        g.parallel_sink(from, move |(x, _): Tracked| out.lock().unwrap().push(x))
                     }
                     SinkKind::Serial => {
                         let out = serial_slots[sink].take().expect("one sink per slot");
-                        g.sink(from, move |x| {
+                        g.sink(from, move |(x, _): Tracked| {
                             guard.enter();
                             out.push(x);
                             guard.leave();
@@ -754,7 +808,7 @@ fn build<'a>(
                     }
                     SinkKind::Ordered => {
                         let out = serial_slots[sink].take().expect("one sink per slot");
-                        g.ordered_sink(from, move |x| {
+                        g.ordered_sink(from, move |(x, _): Tracked| {
                             guard.enter();
                             out.push(x);
                             guard.leave();
@@ -811,6 +865,8 @@ fn run_once(shape: &Shape, want: &[Vec<u64>], opts: RunOptions) -> Result<(), St
         .map(|_| Exclusive(AtomicBool::new(false)))
         .collect();
     let (g, sink_ids) = build(shape, &mut serial_out, &parallel_out, &guards);
+    LIVE.store(0, Ordering::SeqCst);
+    PEAK_LIVE.store(0, Ordering::SeqCst);
     let mut options = Options::new().batch(opts.batch);
     if let Some(capacity) = opts.capacity {
         options = options.capacity(capacity);
@@ -825,6 +881,22 @@ fn run_once(shape: &Shape, want: &[Vec<u64>], opts: RunOptions) -> Result<(), St
         g.run_with(options.threads(opts.threads))
     };
     let mut errors = String::new();
+    let (live, peak) = (
+        LIVE.load(Ordering::SeqCst),
+        PEAK_LIVE.load(Ordering::SeqCst),
+    );
+    if live != 0 {
+        let _ = writeln!(errors, "{live} source items still alive after the run");
+    }
+    if let Some(capacity) = opts.capacity {
+        if peak > capacity {
+            let _ = writeln!(
+                errors,
+                "{peak} source items alive at once, capacity {capacity} (runtime peak {})",
+                report.peak_alive()
+            );
+        }
+    }
     if report.threads() != opts.threads {
         let _ = writeln!(errors, "report.threads() = {}", report.threads());
     }

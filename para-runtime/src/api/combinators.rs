@@ -171,9 +171,12 @@ impl<T: Send, F: Fn(&T) + Send + Sync> Stage<T> for Inspect<F> {
 /// Groups items into `Vec`s of up to `size` items.
 ///
 /// The groups hold consecutive items in source order when one source feeds the
-/// stage. A partial group is emitted when the input ends, and also when every
-/// worker would otherwise go idle (so a `capacity` smaller than `size` cannot
-/// stall the run).
+/// stage. Items waiting in a group are alive: they count against the run's
+/// `capacity` until their group has been through its last stage. A partial
+/// group is emitted when the input ends, when the items waiting in partial
+/// groups fill the capacity (with a `capacity` below `size`, groups hold at
+/// most about `capacity` items), and when every worker would otherwise go
+/// idle.
 ///
 /// # Panics
 ///

@@ -191,9 +191,11 @@ impl Report {
     /// Most capacity units in use at once. Every run has a capacity: the
     /// one given ([`Options::capacity`](crate::Options::capacity)) or, by
     /// default, `4 * threads * batch` plus two device batches per lane, so
-    /// this is at most that bound (but see fan-outs below). A unit is a source item inside the graph;
-    /// each copy a fan-out makes counts as one more, so with fan-outs this
-    /// may exceed the capacity while the source items alive never do.
+    /// this is at most that bound, but for the extra units below. A unit is
+    /// a source item inside the graph; each copy a fan-out makes counts as
+    /// one more, and so does each item a flat-map makes that then waits in
+    /// a `batch` group, so with those this may exceed the capacity while the
+    /// source items alive never do.
     pub fn peak_alive(&self) -> usize {
         self.peak_alive
     }

@@ -4,8 +4,11 @@
 //! Workers drain the stage's inbox (as the holder of its single claim slot)
 //! into an accumulator and cut a *job* whenever it holds `batch` items; the
 //! job goes over an unbounded channel to the lanes, so a worker never waits
-//! for a device. A partial job is cut when the input ends, or when every
-//! worker is idle (nothing else is coming). The lane runs the body, checks it
+//! for a device. A partial job is cut when the input ends, when every
+//! worker is idle (nothing else is coming), and when the units waiting in
+//! partial state reach the capacity bound (nothing else *can* come: the
+//! items in the accumulator and in jobs keep their batches' capacity units
+//! until their outputs move on; see `protocol::park`). The lane runs the body, checks it
 //! returned one output per input, and sends each input batch's outputs on with
 //! that batch's tag. An input batch larger than the room left in a job is cut
 //! into parts whose outputs are reassembled before they move on, so ordered
@@ -82,6 +85,9 @@ struct Accumulator<In> {
     items: Vec<In>,
     segments: Vec<Segment>,
     next_assembly: u64,
+    /// Capacity units of the input batches waiting here (a batch cut
+    /// across jobs counts with its last part, the one that may wait).
+    held: usize,
 }
 
 /// An input batch whose parts went to several jobs.
@@ -127,6 +133,7 @@ impl<In, Out, B> DeviceNode<In, Out, B> {
                 items: Vec::new(),
                 segments: Vec::new(),
                 next_assembly: 0,
+                held: 0,
             }),
             jobs: channel::unbounded(),
             assemblies: Mutex::new(HashMap::new()),
@@ -142,7 +149,12 @@ impl<In: Send, Out: Send, B: DeviceBody<In, Out>> DeviceNode<In, Out, B> {
     fn accept(&self, ex: &mut Executor<'_, '_>, acc: &mut Accumulator<In>, batch: Batch<In>) {
         let Batch { items, tag, weight } = batch;
         let room = self.size - acc.items.len();
+        // Whether the units waiting in partial state reached the bound: the
+        // accumulator cannot fill any more, so it goes out partial.
+        let mut full = false;
         if items.len() <= room {
+            acc.held += weight;
+            full = ex.run.room.hold_partial(weight);
             acc.segments.push(Segment::Whole {
                 len: items.len(),
                 tag,
@@ -172,12 +184,16 @@ impl<In: Send, Out: Send, B: DeviceBody<In, Out>> DeviceNode<In, Out, B> {
                     index: part,
                 });
                 acc.items.extend(items.by_ref().take(take));
+                if part + 1 == parts {
+                    acc.held += weight;
+                    full = ex.run.room.hold_partial(weight);
+                }
                 if acc.items.len() == self.size && part + 1 < parts {
                     self.cut_job(ex, acc);
                 }
             }
         }
-        if acc.items.len() >= self.size {
+        if acc.items.len() >= self.size || full {
             self.cut_job(ex, acc);
         }
     }
@@ -215,6 +231,7 @@ impl<In: Send, Out: Send, B: DeviceBody<In, Out>> DeviceNode<In, Out, B> {
         if acc.segments.is_empty() {
             return;
         }
+        ex.run.room.drop_partial(std::mem::take(&mut acc.held));
         let job = Job {
             items: std::mem::replace(&mut acc.items, Vec::with_capacity(self.size)),
             segments: std::mem::take(&mut acc.segments),

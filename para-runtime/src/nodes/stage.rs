@@ -18,8 +18,28 @@ use std::cell::Cell;
 /// holder of its claim slot (so the lock around it is never contended).
 struct SerialState<T> {
     reorder: Option<ReorderBuffer<T>>,
-    /// Next sequence number a regrouping stage gives its output batches.
+    regroup: RegroupState,
+}
+
+/// What a regrouping stage (`StageMode::Regroup`) keeps between batches.
+///
+/// Capacity: the items a regrouping stage takes in count one unit each from
+/// then on (its input batch's weight is exchanged for its length: a filter
+/// before it gave units back, a flat-map's extra items take one each), and
+/// keep their units while they wait in a partial group; a group leaves with
+/// the units of the items in it. The stage cannot say which items a group
+/// holds, so an output is taken to hold every item taken in, up to the input
+/// item being processed when it was emitted, that no earlier output held:
+/// exact for `batch`, which emits its whole pending group each time.
+#[derive(Default)]
+struct RegroupState {
+    /// Next sequence number of an output batch (the stage is an origin).
     next_seq: u64,
+    /// Units of the items taken in and not emitted yet.
+    held: usize,
+    /// For each output of the batch being processed, the index of the input
+    /// item being processed when it was emitted (reused buffer).
+    emitted_at: Vec<u32>,
 }
 
 /// A node running a [`Stage`]: maps, serial and ordered stages, sinks and all
@@ -50,7 +70,7 @@ impl<In, S: Stage<In>> StageNode<In, S> {
             slots: None,
             serial: Mutex::new(SerialState {
                 reorder: None,
-                next_seq: 0,
+                regroup: RegroupState::default(),
             }),
             forward_empty: false,
             track_origin: false,
@@ -59,8 +79,14 @@ impl<In, S: Stage<In>> StageNode<In, S> {
 }
 
 impl<In: Send, S: Stage<In>> StageNode<In, S> {
-    /// Runs the stage on one batch and emits the result.
-    fn process(&self, ex: &mut Executor<'_, '_>, batch: Batch<In>, next_seq: Option<&mut u64>) {
+    /// Runs the stage on one batch and emits the result. `regroup` is the
+    /// state of a regrouping stage (`None` for every other kind).
+    fn process(
+        &self,
+        ex: &mut Executor<'_, '_>,
+        batch: Batch<In>,
+        mut regroup: Option<&mut RegroupState>,
+    ) {
         let started = ex.timer(self.id);
         let Batch {
             mut items,
@@ -73,12 +99,16 @@ impl<In: Send, S: Stage<In>> StageNode<In, S> {
         let mut origins = self.track_origin.then(Vec::new);
         let stop = {
             let mut input = Input::new(&mut items, &current);
-            let mut output = Output::new(
-                &mut out_items,
-                origins.as_mut(),
-                tag.origin.as_deref(),
-                &current,
-            );
+            // A regrouping stage records where each output was emitted (its
+            // input's origins do not matter: its output is a new origin).
+            let (origins, in_origin) = match regroup {
+                Some(ref mut state) => {
+                    state.emitted_at.clear();
+                    (Some(&mut state.emitted_at), None)
+                }
+                None => (origins.as_mut(), tag.origin.as_deref()),
+            };
+            let mut output = Output::new(&mut out_items, origins, in_origin, &current);
             self.stage.process_batch(&mut input, &mut output);
             output.stop_requested()
         };
@@ -90,13 +120,8 @@ impl<In: Send, S: Stage<In>> StageNode<In, S> {
         // Recorded before emitting: the emit may run downstream stages
         // inline (`Cx::run_or_schedule`), which is not this stage's time.
         ex.record(self.id, in_len, out_len, started);
-        match next_seq {
-            // A regrouping stage starts new batches of its own: its input
-            // leaves the capacity count, its output enters it.
-            Some(seq) => {
-                ex.release(weight);
-                self.emit_regrouped(ex, out_items, seq);
-            }
+        match regroup {
+            Some(state) => self.regrouped(ex, state, out_items, in_len, weight),
             None => {
                 let tag = Tag {
                     origin: origins,
@@ -108,15 +133,76 @@ impl<In: Send, S: Stage<In>> StageNode<In, S> {
         }
     }
 
-    fn emit_regrouped(&self, ex: &mut Executor<'_, '_>, items: Vec<S::Out>, next_seq: &mut u64) {
+    /// The capacity side of a regrouping stage's batch (see
+    /// [`RegroupState`]): exchanges the input's `weight` for one unit per
+    /// item taken in, emits the outputs with the units of the items they
+    /// hold, and emits the partial group too when the units waiting in
+    /// partial state have reached the bound (nothing could fill it then).
+    fn regrouped(
+        &self,
+        ex: &mut Executor<'_, '_>,
+        state: &mut RegroupState,
+        out_items: Vec<S::Out>,
+        in_len: usize,
+        weight: usize,
+    ) {
+        match in_len.cmp(&weight) {
+            std::cmp::Ordering::Less => ex.release(weight - in_len),
+            std::cmp::Ordering::Greater => ex.reserve_extra(in_len - weight),
+            std::cmp::Ordering::Equal => {}
+        }
+        let taken = state.held + in_len;
+        let out_units = match state.emitted_at.last() {
+            Some(&at) => (state.held + at as usize + 1).min(taken),
+            None => 0,
+        };
+        state.held = taken - out_units;
+        // Net change of the units held (one update: the items of this batch
+        // are both added and, if a group went out, partly removed).
+        let room = &ex.run.room;
+        let full = if in_len >= out_units {
+            room.hold_partial(in_len - out_units)
+        } else {
+            room.drop_partial(out_units - in_len);
+            false // it shrank: whatever it emitted makes room
+        };
+        self.emit_regrouped(ex, out_items, out_units, &mut state.next_seq);
+        if full && state.held > 0 {
+            self.flush_held(ex, state);
+        }
+    }
+
+    fn emit_regrouped(
+        &self,
+        ex: &mut Executor<'_, '_>,
+        items: Vec<S::Out>,
+        units: usize,
+        next_seq: &mut u64,
+    ) {
         if items.is_empty() {
+            ex.release(units);
             return;
         }
         let len = items.len();
-        ex.reserve_extra(len);
         let tag = Tag::origin(*next_seq, len);
         *next_seq += 1;
-        self.outlets.emit(ex, items, tag, len, self.forward_empty);
+        self.outlets.emit(ex, items, tag, units, self.forward_empty);
+    }
+
+    /// Emits what a regrouping stage holds (`Stage::flush`), with all the
+    /// units it holds. Returns whether it emitted anything.
+    fn flush_held(&self, ex: &mut Executor<'_, '_>, state: &mut RegroupState) -> bool {
+        let current = Cell::new(0);
+        let mut out_items = Vec::new();
+        {
+            let mut output = Output::new(&mut out_items, None, None, &current);
+            self.stage.flush(&mut output);
+        }
+        let emitted = !out_items.is_empty();
+        let units = std::mem::take(&mut state.held);
+        ex.run.room.drop_partial(units);
+        self.emit_regrouped(ex, out_items, units, &mut state.next_seq);
+        emitted
     }
 
     /// Takes one batch from the inbox as the holder of a serial slot.
@@ -131,7 +217,7 @@ impl<In: Send, S: Stage<In>> StageNode<In, S> {
     ) -> usize {
         let regroup = self.mode == StageMode::Regroup;
         let Some(reorder) = state.reorder.as_mut() else {
-            self.process(ex, batch, regroup.then_some(&mut state.next_seq));
+            self.process(ex, batch, regroup.then_some(&mut state.regroup));
             return 1;
         };
         reorder.insert(batch);
@@ -142,7 +228,7 @@ impl<In: Send, S: Stage<In>> StageNode<In, S> {
             .expect("ordered")
             .pop_ready(self.track_origin)
         {
-            self.process(ex, merged, regroup.then_some(&mut state.next_seq));
+            self.process(ex, merged, regroup.then_some(&mut state.regroup));
             done += consumed;
         }
         done
@@ -168,16 +254,8 @@ impl<In: Send, S: Stage<In>> StageNode<In, S> {
     }
 
     fn flush_regroup(&self, ex: &mut Executor<'_, '_>) -> bool {
-        let current = Cell::new(0);
-        let mut out_items = Vec::new();
-        {
-            let mut output = Output::new(&mut out_items, None, None, &current);
-            self.stage.flush(&mut output);
-        }
-        let emitted = !out_items.is_empty();
         let mut state = lock(&self.serial);
-        self.emit_regrouped(ex, out_items, &mut state.next_seq);
-        emitted
+        self.flush_held(ex, &mut state.regroup)
     }
 }
 

@@ -30,9 +30,22 @@
 //! nobody was told to reschedule it. A stopped source (`take`) is unparked
 //! the same way ([`Capacity::unpark`]) so that it runs once more and closes.
 //!
-//! Items that enter without a reservation (fan-out copies, regrouped items)
-//! are added with [`Capacity::add`] and may take `alive` past the bound; the
-//! bound is kept on what sources let in.
+//! Items that enter without a reservation (fan-out copies, the items a
+//! flat-map made before a regrouping stage) are added with [`Capacity::add`]
+//! and may take `alive` past the bound; the bound is kept on what sources let
+//! in.
+//!
+//! # Partial state
+//!
+//! Items waiting in a partial group (a `batch(n)` stage, a `#[gpu]`
+//! accumulator) stay in `alive`: they are alive. They can only leave when
+//! their group is emitted, so once the units held in partial state reach the
+//! bound the sources stay parked and nothing else can fill those groups:
+//! [`Capacity::hold_partial`] tells the node that just added to its group,
+//! which then emits it partial. `partial` is only that hint (relaxed, no
+//! pairing): a run that stalls anyway (fan-out copies held in several groups
+//! below the bound, say) is unblocked by the stall flush, once every worker
+//! is idle.
 
 use crate::api::id::NodeId;
 use crate::sync::{AtomicBool, AtomicUsize, CachePadded, Ordering};
@@ -52,6 +65,8 @@ pub(crate) struct Capacity {
     /// Highest `alive` seen (for tests and reports of bounded runs). On a
     /// line of its own: `alive` changes with every batch.
     peak: CachePadded<AtomicUsize>,
+    /// Units held in partial state (see the module doc): a hint.
+    partial: CachePadded<AtomicUsize>,
     /// Sorted by node id.
     sources: Box<[Source]>,
 }
@@ -75,6 +90,7 @@ impl Capacity {
             alive: CachePadded::new(AtomicUsize::new(0)),
             capacity,
             peak: CachePadded::new(AtomicUsize::new(0)),
+            partial: CachePadded::new(AtomicUsize::new(0)),
             sources,
         }
     }
@@ -108,6 +124,27 @@ impl Capacity {
     #[cfg(test)]
     pub(crate) fn alive(&self) -> usize {
         self.alive.load(Ordering::SeqCst)
+    }
+
+    /// `n` more units wait in partial state (a group, a device accumulator).
+    /// Returns whether the units held in partial state have reached the
+    /// bound: nothing can then fill a group any more (see the module doc),
+    /// and the caller should emit its own partial state now. Relaxed: a
+    /// hint (a stale value only delays the flush to the stall flush, or
+    /// cuts one group early).
+    pub(crate) fn hold_partial(&self, n: usize) -> bool {
+        if !self.bounded() {
+            return false;
+        }
+        let now = self.partial.fetch_add(n, Ordering::Relaxed) + n;
+        now >= self.capacity
+    }
+
+    /// `n` units left partial state (their group was emitted).
+    pub(crate) fn drop_partial(&self, n: usize) {
+        if self.bounded() && n > 0 {
+            self.partial.fetch_sub(n, Ordering::Relaxed);
+        }
     }
 
     /// Reserves room for up to `want` items for source `source`. Returns 0
@@ -263,6 +300,17 @@ mod tests {
         assert!(!cap.unpark(id(0)));
         cap.add(5);
         assert_eq!(cap.peak(), 9);
+    }
+
+    #[test]
+    fn partial_units_reach_the_bound() {
+        let cap = Capacity::new(4, ids([0]));
+        assert!(!cap.hold_partial(3));
+        assert!(cap.hold_partial(1));
+        cap.drop_partial(2);
+        assert!(!cap.hold_partial(1));
+        let unbounded = Capacity::new(usize::MAX, ids([0]));
+        assert!(!unbounded.hold_partial(usize::MAX / 2));
     }
 
     #[test]
