@@ -174,6 +174,39 @@ impl<'a> Graph<'a> {
     }
 
     /// A serial source: one worker at a time pulls batches from `iter`.
+    ///
+    /// The items the iterator promises (`size_hint().0`: a range, a `Vec`,
+    /// a `map` over them) are read a whole batch at a time. Past them, an
+    /// item may have to be waited for (a channel, a socket, a file being
+    /// written): with more than one thread, a batch is then emitted as soon
+    /// as reading it has taken longer than a batch's time target (about
+    /// 50 µs), so a slow iterator's item waits for about one item's
+    /// arrival, not for a batch, and a panic downstream reaches the caller
+    /// about one item later, not when the iterator ends. With `threads = 1`
+    /// batches never depend on timing (runs are deterministic), so a slow
+    /// iterator's items wait for whole batches.
+    ///
+    /// Reading a blocking iterator blocks the worker that reads it, and the
+    /// items it has read wait with it. A source whose next item depends on
+    /// the pipeline's own output (a client that sends request `i + 1` only
+    /// after the sink answered request `i`) can therefore stall: it needs a
+    /// source that does not block a worker, not an iterator.
+    ///
+    /// ```
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// let producer = std::thread::spawn(move || {
+    ///     for i in 0..100u32 {
+    ///         tx.send(i).unwrap(); // dropping `tx` ends the input
+    ///     }
+    /// });
+    /// let mut total = 0;
+    /// let mut g = para::Graph::new();
+    /// let lines = g.source(rx);
+    /// g.sink(lines, |x| total += x);
+    /// g.run();
+    /// producer.join().unwrap();
+    /// assert_eq!(total, 4950);
+    /// ```
     pub fn source<I>(&mut self, iter: I) -> Port<I::Item>
     where
         I: IntoIterator,

@@ -259,6 +259,11 @@ impl<'r, 'g> Executor<'r, 'g> {
         sizing::source_batch_size(self.run, next_doubling)
     }
 
+    /// How long a serial source may read one batch (see `exec::sizing`).
+    pub(crate) fn source_read_budget(&self) -> Option<std::time::Duration> {
+        sizing::read_budget(self.run)
+    }
+
     /// Whether source `id` must stop producing.
     pub(crate) fn source_stopped(&self, id: NodeId) -> bool {
         self.run.core(id).stopped.load(Ordering::Acquire) || self.cancelled()

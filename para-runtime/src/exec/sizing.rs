@@ -6,9 +6,13 @@
 //! within `1..=batch`. Until a cost is measured a source yields one item at
 //! a time, and with one thread it doubles from 1 to `batch` instead, since
 //! no timing may influence a single-thread run (it must be deterministic).
+//! A serial source also stops reading a batch once reading it has taken
+//! longer than the target ([`read_budget`]), so a slow iterator's items are
+//! not held back for a whole batch.
 
 use crate::exec::run::Run;
 use crate::sync::{AtomicU64, Ordering};
+use std::time::Duration;
 
 /// A batch's target duration in one stage: long enough that scheduling (a few
 /// hundred ns per batch) is a small fraction, short enough to spread work.
@@ -49,4 +53,11 @@ pub(crate) fn source_batch_size(run: &Run<'_>, next_doubling: &mut usize) -> usi
         return 1;
     }
     ((TARGET_BATCH_NS / cost) as usize).clamp(1, run.batch)
+}
+
+/// How long a serial source may spend reading one batch before it emits
+/// what it has (see `nodes::source::IterSupply`): the batch time target, or
+/// `None` with one thread, whose batches must not depend on timing.
+pub(crate) fn read_budget(run: &Run<'_>) -> Option<Duration> {
+    (run.threads > 1).then_some(Duration::from_nanos(TARGET_BATCH_NS))
 }

@@ -38,6 +38,7 @@ use crate::exec::plan::NodePlan;
 use crate::exec::task::Task;
 use crate::nodes::outlets::{take_outlets, Outlets, Wire};
 use crate::sync::{lock, Mutex};
+use std::time::{Duration, Instant};
 
 /// What a source node draws its items from.
 pub(crate) trait Supply: Send {
@@ -50,9 +51,16 @@ pub(crate) trait Supply: Send {
     /// source without another read.
     fn left(&self) -> usize;
     /// Cuts a piece of at most `room` items off the front, reading them into
-    /// `items` if they must be read under the lock. Returns the piece, its
-    /// length, and whether the supply is exhausted after it.
-    fn cut(&mut self, room: usize, items: &mut Vec<Self::Item>) -> (Self::Piece, usize, bool);
+    /// `items` if they must be read under the lock; with a `budget`, a piece
+    /// whose reading takes longer is cut short (see [`IterSupply`]).
+    /// Returns the piece, its length, and whether the supply is exhausted
+    /// after it.
+    fn cut(
+        &mut self,
+        room: usize,
+        items: &mut Vec<Self::Item>,
+        budget: Option<Duration>,
+    ) -> (Self::Piece, usize, bool);
     /// Moves the piece's `len` items into `items` (outside the lock).
     fn produce(piece: Self::Piece, len: usize, items: &mut Vec<Self::Item>);
 }
@@ -60,6 +68,17 @@ pub(crate) trait Supply: Send {
 /// A serial iterator: pieces are read under the lock, straight into the
 /// batch buffer (an iterator cannot be divided), so one worker at a time
 /// reads.
+///
+/// The items the iterator promises (`size_hint().0`: a range, a `Vec`, a
+/// `map` over them) are read in one tight loop. Beyond them an item may
+/// have to be waited for (a channel, a socket, a file being written), so
+/// the rest of the piece is read one item at a time, and with a `budget`
+/// the piece is cut as soon as reading it has taken longer than the budget
+/// (a batch's time target): a slow iterator then costs about one item's
+/// latency, not a batch's, and a panic downstream reaches the caller after
+/// about one item, not when the iterator ends. Without a budget (one
+/// worker thread, which must be deterministic) pieces are never cut by
+/// time.
 pub(crate) struct IterSupply<I>(pub(crate) I);
 
 impl<I: Iterator + Send> Supply for IterSupply<I>
@@ -73,10 +92,34 @@ where
         usize::MAX
     }
 
-    fn cut(&mut self, room: usize, items: &mut Vec<I::Item>) -> ((), usize, bool) {
-        items.extend(self.0.by_ref().take(room));
-        let len = items.len();
-        ((), len, len < room)
+    fn cut(
+        &mut self,
+        room: usize,
+        items: &mut Vec<I::Item>,
+        budget: Option<Duration>,
+    ) -> ((), usize, bool) {
+        let promised = self.0.size_hint().0.min(room);
+        items.extend(self.0.by_ref().take(promised));
+        if items.len() < promised {
+            // The iterator broke its promise: it is exhausted.
+            return ((), items.len(), true);
+        }
+        if items.len() == room {
+            return ((), room, false);
+        }
+        let started = budget.map(|_| Instant::now());
+        while items.len() < room {
+            let Some(item) = self.0.next() else {
+                return ((), items.len(), true);
+            };
+            items.push(item);
+            if let (Some(budget), Some(started)) = (budget, started) {
+                if started.elapsed() > budget {
+                    break;
+                }
+            }
+        }
+        ((), items.len(), false)
     }
 
     fn produce((): (), _len: usize, _items: &mut Vec<I::Item>) {}
@@ -94,7 +137,12 @@ impl<S: Split> Supply for SplitSupply<S> {
         self.0.as_ref().map_or(0, Split::split_len)
     }
 
-    fn cut(&mut self, room: usize, _items: &mut Vec<S::Item>) -> (S, usize, bool) {
+    fn cut(
+        &mut self,
+        room: usize,
+        _items: &mut Vec<S::Item>,
+        _budget: Option<Duration>,
+    ) -> (S, usize, bool) {
         let rest = self
             .0
             .take()
@@ -194,7 +242,8 @@ impl<P: Supply> Node for SourceNode<P> {
         let mut items = self.outlets.spare(ex);
         items.reserve(room);
         let supply = state.supply.as_mut().expect("checked above");
-        let (piece, len, exhausted) = supply.cut(room, &mut items);
+        let budget = ex.source_read_budget();
+        let (piece, len, exhausted) = supply.cut(room, &mut items, budget);
         ex.release(room - len);
         let seq = state.seq;
         if len > 0 {
