@@ -288,6 +288,23 @@ impl<'a> Graph<'a> {
         self.add_stage(from, MapFn(f), "map")
     }
 
+    /// A closure stage run by one worker at a time (`mode` serial or
+    /// ordered), reported as `kind`.
+    fn add_serial<T, U, F>(
+        &mut self,
+        from: Port<T>,
+        f: F,
+        mode: StageMode,
+        kind: &'static str,
+    ) -> Port<U>
+    where
+        T: Send + 'a,
+        U: Send + 'a,
+        F: FnMut(T) -> U + Send + 'a,
+    {
+        self.add_stage(from, SerialFn::new(f, mode, kind), kind)
+    }
+
     /// A stateful map (`#[serial]`): one worker at a time, any order.
     pub fn serial_map<T, U, F>(&mut self, from: Port<T>, f: F) -> Port<U>
     where
@@ -295,11 +312,7 @@ impl<'a> Graph<'a> {
         U: Send + 'a,
         F: FnMut(T) -> U + Send + 'a,
     {
-        self.add_stage(
-            from,
-            SerialFn::new(f, StageMode::Serial, "serial"),
-            "serial",
-        )
+        self.add_serial(from, f, StageMode::Serial, "serial")
     }
 
     /// An ordered map (`#[ordered]`): one worker at a time, items in source
@@ -314,11 +327,7 @@ impl<'a> Graph<'a> {
         U: Send + 'a,
         F: FnMut(T) -> U + Send + 'a,
     {
-        self.add_stage(
-            from,
-            SerialFn::new(f, StageMode::Ordered, "ordered"),
-            "ordered",
-        )
+        self.add_serial(from, f, StageMode::Ordered, "ordered")
     }
 
     /// A serial sink: one worker at a time, so `f` may mutate captured state.
@@ -328,8 +337,7 @@ impl<'a> Graph<'a> {
         R: Send + 'a,
         F: FnMut(T) -> R + Send + 'a,
     {
-        self.add_stage(from, SerialFn::new(f, StageMode::Serial, "sink"), "sink")
-            .node()
+        self.add_serial(from, f, StageMode::Serial, "sink").node()
     }
 
     /// A parallel sink (`#[parallel]`): many workers call `f` at once.
@@ -349,12 +357,8 @@ impl<'a> Graph<'a> {
         R: Send + 'a,
         F: FnMut(T) -> R + Send + 'a,
     {
-        self.add_stage(
-            from,
-            SerialFn::new(f, StageMode::Ordered, "ordered sink"),
-            "ordered sink",
-        )
-        .node()
+        self.add_serial(from, f, StageMode::Ordered, "ordered sink")
+            .node()
     }
 
     /// Keeps the items for which `predicate` holds (parallel).
