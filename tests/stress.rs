@@ -12,6 +12,10 @@
 //! index in `fan_out`, whatever order the branches were connected in), then
 //! in the order a branch made them.
 //!
+//! Some maps run a pipeline of their own per item (`Op::Nested`, on the
+//! current pool or with `threads = 2`), so nesting is stressed with every
+//! shape, option and capacity too.
+//!
 //! The regrouping stage (`batch`) is a new origin whose items are its groups,
 //! and the runtime may cut a group short when the workers would go idle; so
 //! the order of what it feeds is deterministic only where no fan-out and
@@ -113,6 +117,10 @@ enum Op {
         size: usize,
         k: u64,
     },
+    /// A parallel map whose body runs a pipeline of its own (on the
+    /// current pool, or with `threads = 2`): nesting must neither hang nor
+    /// lose items.
+    Nested(u64),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -170,6 +178,18 @@ fn map_fn(k: u64, x: u64) -> u64 {
         y = mix(y);
     }
     y
+}
+
+/// How many items the pipeline nested in an `Op::Nested` stage runs over.
+fn nested_len(k: u64, x: u64) -> u64 {
+    (x ^ k) % 6 + 1
+}
+
+/// What the pipeline nested in an `Op::Nested` stage computes for `x`.
+fn nested_fn(k: u64, x: u64) -> u64 {
+    (0..nested_len(k, x))
+        .map(|j| mix(x ^ k ^ j))
+        .fold(0, u64::wrapping_add)
 }
 
 fn serial_fn(k: u64, x: u64) -> u64 {
@@ -300,7 +320,7 @@ fn generate(seed: u64, max_items: usize) -> Shape {
     let random_op = |rng: &mut Rng, meta: &Meta| -> Op {
         let k = rng.next();
         loop {
-            return match rng.range(0, 9) {
+            return match rng.range(0, 10) {
                 0 | 1 => Op::Map(k),
                 2 => Op::SerialMap(k),
                 3 if meta.origins.len() == 1 => Op::OrderedMap(k),
@@ -316,6 +336,7 @@ fn generate(seed: u64, max_items: usize) -> Shape {
                     lanes: rng.range(1, 3),
                     k,
                 },
+                9 => Op::Nested(k),
                 _ => Op::Regroup {
                     size: if rng.chance(50) {
                         rng.range(1, 8)
@@ -581,6 +602,10 @@ fn expected(shape: &Shape) -> (Vec<Vec<u64>>, usize) {
                         .into_iter()
                         .map(|i| i.with(device_fn(k, i.value)))
                         .collect(),
+                    Op::Nested(k) => items
+                        .into_iter()
+                        .map(|i| i.with(nested_fn(k, i.value)))
+                        .collect(),
                     Op::Regroup { size, k } => {
                         // With one origin the stage sees its input in order
                         // (else in no particular order: the generator then
@@ -759,6 +784,20 @@ fn build<'a>(
                             xs.into_iter().map(|(x, t)| (device_fn(k, x), t)).collect()
                         })
                     }
+                    Op::Nested(k) => g.map(from, move |(x, t): Tracked| {
+                        let mut sum = 0u64;
+                        let mut inner = Graph::new();
+                        let js = inner.source(0..nested_len(k, x));
+                        let values = inner.map(js, move |j| mix(x ^ k ^ j));
+                        inner.sink(values, |v| sum = sum.wrapping_add(v));
+                        let options = if k % 2 == 0 {
+                            Options::new().threads(2)
+                        } else {
+                            Options::new()
+                        };
+                        inner.run_with(options);
+                        (sum, t)
+                    }),
                     Op::Regroup { size, k } => {
                         let groups = g.batch(from, size);
                         let checked = g.inspect(groups, move |v: &Vec<Tracked>| {
