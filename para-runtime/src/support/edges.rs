@@ -1,6 +1,17 @@
 //! Typed helpers for fan-out and fan-in whose trait bounds carry the
 //! diagnostics of SPEC section 4: a non-`Clone` item at a fan-out, and
 //! fan-in branches that end in different types, each named in the error.
+//!
+//! Where the caret lands: SPEC section 4 asks for it on the offending
+//! branch. The expansion spans each call at the branch (or fan-out) it
+//! checks, and the argument at that branch's tokens too, but the argument
+//! must be a hygienic local of the expansion (the port it refers to), and
+//! rustc reports an unmet bound on such a macro-made expression at the
+//! macro's call site: the primary caret covers the whole `pipeline!`, and
+//! the secondary one, "required by a bound introduced by this call", marks
+//! the branch, with the message naming both types. There is no span that
+//! both resolves the hygienic variable and makes rustc point at user
+//! tokens alone (see `tests/ui/pipeline/fan_in_types_differ.stderr`).
 
 use crate::build::graph::Graph;
 use crate::build::port::Port;
