@@ -187,7 +187,7 @@ mod loom_models {
 
     use crate::sync::loom_model as model;
 
-    /// A limited stage as `node` drives it: its slots, its inbox, the slot
+    /// A limited stage as `nodes::outlets` drives it: its slots, its inbox, the slot
     /// tasks scheduled for it, and the batches drained from it.
     struct Stage {
         slots: Slots,
@@ -206,7 +206,7 @@ mod loom_models {
             })
         }
 
-        /// Delivers `batch` (`Cx::deliver` + `node::notify_delivery`).
+        /// Delivers `batch` (`Executor::deliver` + `outlets::notify_delivery`).
         fn deliver(&self, batch: u32) {
             self.inbox.push(batch);
             if let Notify::Schedule(i) = self.slots.notify() {

@@ -13,8 +13,8 @@
 //! observes each transition to zero, so each node finishes and closes once.
 //! The run is done when every node is closed.
 //!
-//! [`Pending`] is that counter and the `finished` flag; the run (`Cx` in
-//! `run`) acts on what [`Pending::complete`] returns:
+//! [`Pending`] is that counter and the `finished` flag; the executor
+//! (`exec::executor`) acts on what [`Pending::complete`] returns:
 //!
 //! ```text
 //!   complete() -> Continue          tokens remain
@@ -167,7 +167,7 @@ mod loom_models {
         closes: AtomicUsize,
     }
 
-    /// Acts on one completion as `Cx::complete` does.
+    /// Acts on one completion as `Executor::complete` does.
     fn handle(p: &Pending, log: &Log, c: Completion) {
         match c {
             Completion::Continue => {}
