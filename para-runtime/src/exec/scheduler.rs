@@ -193,10 +193,11 @@ fn keep<'s>(s: &rayon_core::Scope<'s>, run: &'s Run<'_>, in_pool: bool) {
         }
         return;
     }
+    let mut requests = Vec::new();
     while !finished() {
         // Work on the run here when a slot is asked for (or free while
         // work is queued); spawn the other requests.
-        let mut requests = run.crew.take_requests();
+        requests.extend(run.crew.take_requests());
         let mine = requests.pop().or_else(|| {
             if run.has_work() {
                 run.crew.reserve()
@@ -204,9 +205,9 @@ fn keep<'s>(s: &rayon_core::Scope<'s>, run: &'s Run<'_>, in_pool: bool) {
                 None
             }
         });
-        requests.into_iter().for_each(spawn);
+        requests.drain(..).for_each(spawn);
         if let Some(index) = mine {
-            run.crew.start(index);
+            run.crew.start();
             run.catch(Culprit::Runtime, || worker_main(run, index, &spawn));
             continue;
         }
@@ -216,8 +217,7 @@ fn keep<'s>(s: &rayon_core::Scope<'s>, run: &'s Run<'_>, in_pool: bool) {
         if let Some(rayon_core::Yield::Executed) = rayon_core::yield_now() {
             continue;
         }
-        let requests = run.crew.keep_waiting(finished);
-        run.crew.give_back(requests);
+        requests = run.crew.keep_waiting(finished);
     }
 }
 
@@ -230,7 +230,7 @@ fn spawn_worker<'s>(s: &rayon_core::Scope<'s>, run: &'s Run<'_>, index: usize) {
             run.crew.decline(index);
             return;
         }
-        run.crew.start(index);
+        run.crew.start();
         let spawn = |index: usize| spawn_worker(s, run, index);
         // User panics are caught per task; anything escaping here is a
         // runtime bug: cancel so the other workers stop instead of hanging.

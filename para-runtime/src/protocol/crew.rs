@@ -141,9 +141,8 @@ impl Crew {
         Some(index)
     }
 
-    /// The job of reserved slot `index` starts its loop.
-    pub(crate) fn start(&self, index: usize) {
-        let _ = index;
+    /// The job of a reserved slot starts its loop.
+    pub(crate) fn start(&self) {
         let mut state = lock(&self.state);
         state.running += 1;
         state.dirty = true;
@@ -218,13 +217,6 @@ impl Crew {
         std::mem::take(&mut lock(&self.state).requests)
     }
 
-    /// Puts requests back for the keeper's next look.
-    pub(crate) fn give_back(&self, requests: Vec<usize>) {
-        if !requests.is_empty() {
-            lock(&self.state).requests.extend(requests);
-        }
-    }
-
     /// Whether no worker loop runs.
     #[cfg(test)]
     pub(crate) fn idle(&self) -> bool {
@@ -252,7 +244,7 @@ mod tests {
         crew.notify_work(Some(&spawn));
         crew.notify_work(Some(&spawn)); // no slot left
         assert_eq!(*spawned.borrow(), [0, 1]);
-        crew.start(0);
+        crew.start();
         crew.decline(1);
         assert_eq!(crew.leave(0, true, || false), Leave::Flush);
         assert_eq!(crew.leave(0, false, || false), Leave::Exit);
@@ -266,7 +258,7 @@ mod tests {
     fn a_leaver_that_sees_work_stays() {
         let crew = Crew::new(1);
         assert_eq!(crew.reserve(), Some(0));
-        crew.start(0);
+        crew.start();
         assert_eq!(crew.leave(0, false, || true), Leave::Stay);
         assert_eq!(crew.reserve(), None);
         crew.stop(0);
@@ -292,7 +284,7 @@ mod loom_models {
             let work = Arc::new(AtomicBool::new(false));
             let spawned = Arc::new(AtomicUsize::new(0));
             assert_eq!(crew.reserve(), Some(0));
-            crew.start(0);
+            crew.start();
             let producer = {
                 let (crew, work, spawned) = (crew.clone(), work.clone(), spawned.clone());
                 thread::spawn(move || {
@@ -327,9 +319,9 @@ mod loom_models {
         model(|| {
             let crew = Arc::new(Crew::new(2));
             let flushes = Arc::new(AtomicUsize::new(0));
-            for _ in 0..2 {
-                let index = crew.reserve().unwrap();
-                crew.start(index);
+            for index in [0, 1] {
+                assert_eq!(crew.reserve(), Some(index));
+                crew.start();
             }
             let workers: Vec<_> = [0, 1]
                 .into_iter()
