@@ -17,10 +17,8 @@
 
 use para::prelude::*;
 use para::{Graph, Options};
-use std::io::Write as _;
+use para_tests::{env_usize, watchdog};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
-use std::time::Duration;
 
 /// Items alive by their own count, and the highest count seen.
 #[derive(Default)]
@@ -49,31 +47,6 @@ impl Drop for Item<'_> {
     fn drop(&mut self) {
         self.live.now.fetch_sub(1, Ordering::SeqCst);
     }
-}
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .map(|v| v.trim().parse().expect("an unsigned integer"))
-        .unwrap_or(default)
-}
-
-/// Runs `f`, failing the test (the whole binary: a hung run cannot be
-/// interrupted) if it has not returned after a minute, naming `what`.
-/// A hang detector, not a time limit: the cases take milliseconds.
-fn watchdog<R>(what: &str, f: impl FnOnce() -> R) -> R {
-    let (done, wait) = mpsc::channel::<()>();
-    let what_owned = what.to_owned();
-    let dog = std::thread::spawn(move || {
-        if let Err(mpsc::RecvTimeoutError::Timeout) = wait.recv_timeout(Duration::from_secs(60)) {
-            let _ = writeln!(std::io::stderr(), "hang: {what_owned}");
-            std::process::exit(101);
-        }
-    });
-    let result = f();
-    drop(done);
-    dog.join().unwrap();
-    result
 }
 
 /// Checks a finished run: every item arrived once, the groups add up to

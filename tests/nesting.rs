@@ -4,46 +4,19 @@
 //! into a failure naming the round, instead of a stuck CI.
 //!
 //! `PARA_NESTING_ROUNDS` (default 60) sets the rounds per case; thousands
-//! are worth running locally after a scheduler change.
+//! are worth running locally after a scheduler change. A panicking stage
+//! prints its label to stderr; the panic test does that on purpose.
 
 use para::prelude::*;
+use para_tests::{env_usize, watchdog};
 use rayon::prelude::*;
-use std::sync::mpsc;
-use std::time::Duration;
 
-/// Rounds per case.
-fn rounds() -> usize {
-    std::env::var("PARA_NESTING_ROUNDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(60)
-}
-
-/// Runs `round(i)` for every round on a thread of its own and fails if one
-/// round has not finished after `LIMIT` (a hang: a round takes milliseconds).
-fn watched(case: &'static str, round: impl Fn(usize) + Send + 'static) {
-    const LIMIT: Duration = Duration::from_secs(60);
-    let rounds = rounds();
-    let (done, finished) = mpsc::channel();
-    std::thread::spawn(move || {
-        for i in 0..rounds {
-            round(i);
-            if done.send(i).is_err() {
-                return;
-            }
-        }
-    });
+/// Runs `round` `PARA_NESTING_ROUNDS` times (default 60), each under a
+/// watchdog that fails the binary naming the round if it hangs.
+fn watched(case: &str, round: impl Fn(usize)) {
+    let rounds = env_usize("PARA_NESTING_ROUNDS", 60);
     for i in 0..rounds {
-        match finished.recv_timeout(LIMIT) {
-            Ok(r) => assert_eq!(r, i),
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                panic!("{case}: round {i} of {rounds} hung (no progress for {LIMIT:?})")
-            }
-            // The round panicked: its thread is gone; the panic was printed.
-            Err(mpsc::RecvTimeoutError::Disconnected) => {
-                panic!("{case}: round {i} of {rounds} panicked")
-            }
-        }
+        watchdog(&format!("{case}: round {i} of {rounds}"), || round(i));
     }
 }
 
@@ -78,13 +51,11 @@ fn pipeline_in_a_stage_on_the_default_pool() {
 
 #[test]
 fn pipeline_in_a_stage_sharing_one_pool() {
-    let pool = std::sync::Arc::new(
-        rayon_core::ThreadPoolBuilder::new()
-            .num_threads(2)
-            .build()
-            .unwrap(),
-    );
-    watched("shared pool", move |_| {
+    let pool = rayon_core::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
+    watched("shared pool", |_| {
         let mut total = 0u64;
         pipeline!(pool = &pool, 0..40u64 => |x| {
             let mut s = 0u64;
@@ -137,4 +108,66 @@ fn three_levels_deep() {
         // Sum over x, y < 6 and z < 10 of x + y + z.
         assert_eq!(total, 2 * 10 * 6 * 15 + 36 * 45);
     });
+}
+
+/// Every pairing of one and eight threads, outer and inner, with a small
+/// capacity and a `batch` group inside the nested runs: the bound and the
+/// groups' partial emission must not deadlock a nested run.
+#[test]
+fn one_and_eight_threads_with_a_small_capacity() {
+    watched("threads matrix", |_| {
+        for (outer, inner) in [(1, 1), (1, 8), (8, 1), (8, 8)] {
+            let mut total = 0u64;
+            pipeline!(threads = outer, capacity = 2, 0..40u64 => |x| {
+                let mut s = 0u64;
+                pipeline!(threads = inner, capacity = 2,
+                    0..100u64 => |y| y + x => batch(3) => |g: Vec<u64>| s += g.iter().sum::<u64>());
+                s
+            } => |s| total += s);
+            assert_eq!(total, EXPECTED, "outer {outer}, inner {inner}");
+        }
+    });
+}
+
+/// A panic in a nested run cancels it, unwinds through the outer stage,
+/// cancels the outer run, and reaches the caller with its payload; the
+/// pools serve the next runs as before. A few rounds only: every panic
+/// prints to stderr.
+#[test]
+fn a_panic_in_a_nested_run_reaches_the_caller() {
+    for round in 0..3 {
+        for threads in [1, 2, 8] {
+            let what = format!("nested panic: round {round}, threads {threads}");
+            let caught = watchdog(&what, || {
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    let mut total = 0u64;
+                    pipeline!(threads = threads, capacity = 4, 0..40u64 => |x| {
+                    let mut s = 0u64;
+                    pipeline!(threads = threads, 0..100u64 => |y| {
+                        if x == 17 && y == 50 {
+                            panic!("inner {round}");
+                        }
+                        y
+                    } => |y| s += y);
+                    s
+                } => |s| total += s);
+                }))
+            });
+            let payload = caught.expect_err("the inner stage panicked");
+            assert_eq!(
+                payload.downcast_ref::<String>().map(String::as_str),
+                Some(format!("inner {round}").as_str())
+            );
+            // The same pools run the next pipeline to the end.
+            let mut total = 0u64;
+            watchdog(&what, || {
+                pipeline!(threads = threads, 0..40u64 => |x| {
+                    let mut s = 0u64;
+                    pipeline!(threads = threads, 0..100u64 => |y| y + x => |y| s += y);
+                    s
+                } => |s| total += s);
+            });
+            assert_eq!(total, EXPECTED, "{what}");
+        }
+    }
 }

@@ -68,7 +68,7 @@ impl<I: Iterator> Iterator for Watched<I> {
 /// for the later items of its batch.
 #[test]
 fn slow_items_are_not_held_back_for_a_batch() {
-    for threads in [2, 4] {
+    for threads in [2, 8] {
         let total = 40u64;
         let sent = Arc::new(AtomicUsize::new(0));
         let stop = Arc::new(AtomicBool::new(false));
@@ -119,6 +119,21 @@ fn slow_items_are_not_held_back_for_a_batch() {
             "threads = {threads}: the median item waited for {median} later items (lags {lag:?})"
         );
     }
+}
+
+/// With one thread batches never depend on timing (runs are
+/// deterministic), so a slow iterator's items wait for whole batches, but
+/// every one arrives, in order.
+#[test]
+fn one_thread_reads_a_slow_iterator_to_the_end() {
+    let sent = Arc::new(AtomicUsize::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let (producer, rx) = slow_producer(30, sent, stop.clone());
+    let mut out = Vec::new();
+    pipeline!(threads = 1, rx.iter().take(30) => |x| x + 1 => #[ordered] |x| out.push(x));
+    stop.store(true, Ordering::Release);
+    producer.join().unwrap();
+    assert_eq!(out, (1..=30).collect::<Vec<u64>>());
 }
 
 /// A stage that panics on item 3 of a slow channel ends the run while the
