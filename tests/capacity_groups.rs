@@ -203,3 +203,35 @@ fn gpu_attribute_keeps_the_bound() {
         assert!(peak <= capacity, "{what}: {peak} alive");
     }
 }
+
+/// A stage that panics while groups are partial (below the bound and at
+/// it) ends the run with its payload, and every item, the ones waiting in a
+/// group included, is dropped once.
+#[test]
+fn a_panic_with_partial_groups_drops_every_item() {
+    for threads in [1, 2, 8] {
+        for capacity in [4, 1000] {
+            let live = Live::default();
+            let what = format!("panic: threads {threads}, capacity {capacity}");
+            let caught = watchdog(&what, || {
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    let mut groups = 0;
+                    pipeline!(threads = threads, capacity = capacity,
+                        (0..10_000).map(|_| Item::new(&live))
+                            => |item: Item| {
+                                if item.id == 5_000 {
+                                    panic!("item 5000");
+                                }
+                                item
+                            }
+                            => batch(7) => |g: Vec<Item>| groups += g.len());
+                }))
+            });
+            let payload = caught.expect_err(&what);
+            assert_eq!(payload.downcast_ref::<&str>(), Some(&"item 5000"), "{what}");
+            assert_eq!(live.now.load(Ordering::SeqCst), 0, "{what}: items leaked");
+            let peak = live.peak.load(Ordering::SeqCst);
+            assert!(peak <= capacity, "{what}: {peak} alive at once");
+        }
+    }
+}
