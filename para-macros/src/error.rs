@@ -60,13 +60,37 @@ fn at(span: Span, message: impl Display) -> syn::Error {
 
 // ---------------------------------------------------------------- options
 
-/// The run options, as listed in messages.
+/// The run options of `#[para::pipeline]`, as listed in messages.
 pub const OPTION_NAMES: &str = "`threads`, `capacity`, `batch`, `pool`";
 
-pub fn unknown_option(span: Span, name: &dyn Display) -> syn::Error {
+/// The run options of `pipeline!`, as listed in messages.
+pub const PIPELINE_OPTION_NAMES: &str = "`threads`, `capacity`, `batch`, `pool`, `scope`";
+
+/// `names`: [`OPTION_NAMES`] or [`PIPELINE_OPTION_NAMES`].
+pub fn unknown_option(span: Span, name: &dyn Display, names: &str) -> syn::Error {
     at(
         span,
-        format!("unknown option `{name}`; the options are {OPTION_NAMES}"),
+        format!("unknown option `{name}`; the options are {names}"),
+    )
+}
+
+pub fn scope_in_attribute(span: Span) -> syn::Error {
+    at(
+        span,
+        format!(
+            "`scope` is an option of `pipeline!` for a pipeline that ends in `yield`; \
+             `#[para::pipeline]` runs its loop to the end before the function goes on, so its \
+             stages may borrow already; the options are {OPTION_NAMES}"
+        ),
+    )
+}
+
+pub fn scope_without_yield(span: Span) -> syn::Error {
+    at(
+        span,
+        "`scope` is for a pipeline that ends in `yield`, whose stages run in the background; \
+         this pipeline returns once every stage has finished, so its stages may borrow \
+         already: remove `scope`",
     )
 }
 
@@ -202,6 +226,63 @@ pub fn replicate_on_serial(span: Span) -> syn::Error {
         span,
         "`#[replicate(N)]` is for parallel stages; a serial or ordered stage runs on one worker \
          at a time",
+    )
+}
+
+// ---------------------------------------------------------------- yield
+
+pub fn yield_with_value(value: &syn::Expr) -> syn::Error {
+    syn::Error::new_spanned(
+        value,
+        "`yield` takes no value: it ends a flow, and the items that reach it come out of the \
+         stream `pipeline!` returns; write `=> yield` after the stage that makes them",
+    )
+}
+
+pub fn attribute_on_yield(span: Span, name: &str) -> syn::Error {
+    at(
+        span,
+        format!(
+            "`#[{name}]` cannot be put on `yield`; it takes only `#[ordered]` (items in source \
+             order; a bare `yield` gives them in completion order)"
+        ),
+    )
+}
+
+pub fn second_yield(span: Span) -> syn::Error {
+    at(
+        span,
+        "a pipeline has one `yield`, and this is a second one; label the first (`'out: yield`) \
+         and end this flow with `=> 'out` to send its items into the same stream",
+    )
+}
+
+pub fn yield_not_last(span: Span) -> syn::Error {
+    at(
+        span,
+        "`yield` must end its flow: the items that reach it leave the graph through the stream \
+         `pipeline!` returns, so no stage can follow it",
+    )
+}
+
+pub fn yield_starts_flow(span: Span) -> syn::Error {
+    at(
+        span,
+        "`yield` cannot start a flow: it ends one (`source => |x| ... => yield`); a flow starts \
+         with its source",
+    )
+}
+
+/// A closure stage of a background pipeline (one ending in `yield`,
+/// without `scope`) that reads a local by reference.
+pub fn borrows_without_scope(span: Span, name: &str) -> syn::Error {
+    at(
+        span,
+        format!(
+            "this stage borrows `{name}`, but a pipeline that ends in `yield` runs in the \
+             background, after this statement: add `scope = s` (a `&std::thread::Scope`) to let \
+             its stages borrow, or make the closure `move`"
+        ),
     )
 }
 

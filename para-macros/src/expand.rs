@@ -4,7 +4,8 @@
 //! stage that does not fit; node ids are the creation order, fixed at compile
 //! time.
 
-use crate::model::{Model, Node, OptionItem, OptionKey};
+use crate::fallible;
+use crate::model::{unparen, Model, Node, OptionItem, OptionKey};
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
@@ -28,7 +29,20 @@ fn out_var(id: usize, k: usize) -> Ident {
     format_ident!("__para_out_{}_{}", id, k, span = Span::mixed_site())
 }
 
-/// The expansion of a valid model: a block that builds and runs the graph.
+/// The error slot that fallible stages share (declared before the graph,
+/// which borrows it).
+fn errors_var() -> Ident {
+    Ident::new("__para_errors", Span::mixed_site())
+}
+
+/// The stream port of the `yield` node.
+fn stream_var() -> Ident {
+    Ident::new("__para_stream", Span::mixed_site())
+}
+
+/// The expansion of a valid model: a block that builds the graph and runs
+/// it (a `Report`), or spawns it (with `yield`: a `Stream`); with `?` in a
+/// stage, the same in a `Result` (a `Stream` of `Result`s).
 pub fn expand(model: &Model) -> TokenStream {
     let g = graph();
     let mut stmts = Vec::new();
@@ -36,10 +50,37 @@ pub fn expand(model: &Model) -> TokenStream {
         stmts.push(node_stmts(model, id));
     }
     let options = option_calls(&model.options);
+    let options = quote!(::para::__private::Options::new() #(#options)*);
+    let fallible = model.is_fallible();
+    let errors = errors_var();
+    let slot = fallible.then(|| quote!(let #errors = ::para::__private::ErrorSlot::new();));
+    let end = match model.output.and_then(|id| model.nodes[id].yield_expr()) {
+        None if fallible => {
+            quote!(::para::__private::finish_run(#errors, #g.run_with(#options)))
+        }
+        None => quote!(#g.run_with(#options)),
+        Some(y) => {
+            // At the `yield`: a borrow the macro could not point at (such as
+            // a source `words.iter()`) is reported by rustc against this
+            // call, which needs `'static` stages without `scope`.
+            let stream = stream_var();
+            let spawn = match model.scope() {
+                Some(scope) => quote_spanned!(y.yield_token.span=>
+                    #g.spawn_scoped_with(#scope, #stream, #options)),
+                None => quote_spanned!(y.yield_token.span=> #g.spawn_with(#stream, #options)),
+            };
+            if fallible {
+                quote!(::para::__private::finish_stream(#errors, #spawn))
+            } else {
+                spawn
+            }
+        }
+    };
     quote! {{
+        #slot
         let mut #g = ::para::__private::Graph::new();
         #(#stmts)*
-        #g.run_with(::para::__private::Options::new() #(#options)*)
+        #end
     }}
 }
 
@@ -47,15 +88,17 @@ pub fn expand(model: &Model) -> TokenStream {
 pub fn option_calls(options: &[OptionItem]) -> Vec<TokenStream> {
     options
         .iter()
-        .map(|option| {
+        .filter_map(|option| {
             let value = &option.value;
             let method = match option.key {
                 OptionKey::Threads => quote!(threads),
                 OptionKey::Capacity => quote!(capacity),
                 OptionKey::Batch => quote!(batch),
                 OptionKey::Pool => quote!(pool),
+                // Not a run setting: it picks `spawn_scoped_with`.
+                OptionKey::Scope => return None,
             };
-            quote_spanned!(option.span=> .#method(#value))
+            Some(quote_spanned!(option.span=> .#method(#value)))
         })
         .collect()
 }
@@ -112,6 +155,22 @@ fn node_stmts(model: &Model, id: usize) -> TokenStream {
     let node_id = node_var(id);
     let span = node.span;
     let input = format_ident!("__para_input_{}", id, span = Span::mixed_site());
+    if let Some(y) = node.yield_expr() {
+        let port = input_port(model, id);
+        let stream = stream_var();
+        let ordered = node.attrs.ordered.is_some();
+        let create = if model.is_fallible() {
+            quote!(::para::__private::try_yield(&mut #g, #input, #ordered))
+        } else if ordered {
+            quote!(#g.ordered_stream(#input))
+        } else {
+            quote!(#g.stream(#input))
+        };
+        return quote_spanned! {y.yield_token.span=>
+            let #input = #port;
+            let #stream = #create;
+        };
+    }
     let (prelude, create) = if node.is_source {
         (quote!(), source(node))
     } else {
@@ -164,15 +223,8 @@ fn returns_node_id(node: &Node) -> bool {
     node.attrs.gpu.is_none() && matches!(unparen(&node.body), Expr::Closure(_))
 }
 
-/// The expression inside any parentheses: the expansion passes bodies as
-/// call arguments, where parentheses would only draw `unused_parens`.
-fn unparen(mut expr: &Expr) -> &Expr {
-    while let Expr::Paren(inner) = expr {
-        expr = &inner.expr;
-    }
-    expr
-}
-
+// Bodies are passed unparenthesised (`unparen`): as call arguments,
+// parentheses would only draw `unused_parens`.
 fn source(node: &Node) -> TokenStream {
     let g = graph();
     let body = unparen(&node.body);
@@ -275,6 +327,15 @@ fn stage(node: &Node, input: TokenStream) -> TokenStream {
         (true, _, _, true) => "map_body",
         (true, ..) => "serial_body",
     };
+    if let (Expr::Closure(closure), Some(_)) = (body, node.fallible) {
+        // `?` in the body: the closure returns a `Result`, and the stage
+        // hands an `Err` to the pipeline's error slot.
+        let method = format_ident!("try_{}", method, span = span);
+        let errors = errors_var();
+        let closure = fallible::fallible_closure(closure);
+        return quote_spanned!(span=>
+            ::para::__private::#method(&mut #g, #input, &#errors, #closure));
+    }
     let method = Ident::new(method, span);
     if closure {
         quote_spanned!(span=> #g.#method(#input, #body))

@@ -17,6 +17,7 @@
 
 mod error;
 mod expand;
+mod fallible;
 mod model;
 mod parse;
 mod scope;
@@ -25,13 +26,15 @@ mod validate;
 
 use proc_macro::TokenStream;
 
-/// Builds and runs a graph of closures; evaluates to its `para::Report`.
+/// Builds and runs a graph of closures; evaluates to its `para::Report`,
+/// or, when a flow ends in `yield`, starts it in the background and
+/// evaluates to a `para::Stream` of what reaches the `yield`.
 ///
 /// ```text
 /// pipeline!( [OPTIONS ,] FLOW { ; FLOW } [;] )
 /// OPTIONS := EXPR                                  a thread count, e.g. `4`
-///          | KEY = EXPR { , KEY = EXPR }           threads | capacity | batch | pool
-/// FLOW    := STAGE { => STAGE }
+///          | KEY = EXPR { , KEY = EXPR }           threads | capacity | batch | pool | scope
+/// FLOW    := STAGE { => STAGE } [ => [#[ordered]] [ 'label : ] yield ]
 /// STAGE   := { ATTR } [ 'label : ] BODY
 ///          | 'label                                a labelled stage (fan-in or fan-out)
 ///          | ( FLOW , FLOW { , FLOW } [,] )        fan-out: every branch gets the item
@@ -55,6 +58,52 @@ use proc_macro::TokenStream;
 ///
 /// (Run as a doctest on `para::prelude::pipeline`, which re-exports this
 /// macro; a proc-macro crate cannot run examples that use `para`.)
+///
+/// # Streams
+///
+/// One flow of a pipeline may end in a bare `yield` (items in completion
+/// order) or `#[ordered] yield` (in source order); other flows may still
+/// end in sinks, and more flows may send into the `yield` through a label
+/// (`'out: yield` ... `=> 'out`). `yield` takes no value and no other
+/// attribute. The pipeline then runs in the background and the macro
+/// returns a `para::Stream<T>` at once. Its stages must be `'static`, as
+/// with `std::thread::spawn`: a closure stage that reads a local without
+/// `move` is a compile error on that name. With `scope = s`, where `s` is
+/// a `&std::thread::Scope`, the graph runs on the scope instead and its
+/// stages may borrow what outlives the scope; `scope` is an error on a
+/// pipeline without `yield`, which returns after its stages and may always
+/// borrow.
+///
+/// ```ignore
+/// use para::prelude::*;
+/// let words = vec!["a", "bb", "ccc"];
+/// std::thread::scope(|s| {
+///     let lens = pipeline!(scope = s, words.iter() => |w| w.len() => #[ordered] yield);
+///     assert_eq!(lens.collect::<Vec<_>>(), [1, 2, 3]);
+/// });
+/// ```
+///
+/// # Errors
+///
+/// A stage closure (a map, `#[serial]`, `#[ordered]`, a sink or a
+/// `#[parallel]` sink) may use `?`. The first error stops the sources and
+/// the pipeline evaluates to `Result<Report, E>` (with `yield`, a
+/// `Stream<Result<T, E>>`: the items, then the error); each `?` converts its
+/// error into `E` with `From`. `E` is inferred from how the result is used,
+/// as a function's return type is: annotate it
+/// (`let r: Result<_, MyError> = pipeline!(..);`) or make the pipeline the
+/// tail of a function returning `Result<Report, MyError>`. A `?` inside a
+/// nested closure, an `async` block, a combinator's closure
+/// (`filter(|x| ..)`) or a `#[gpu]` body is not the stage's, and a pipeline
+/// without `?` still evaluates to a plain `Report`.
+///
+/// ```ignore
+/// use para::prelude::*;
+/// let mut total = 0;
+/// let r: Result<_, std::num::ParseIntError> =
+///     pipeline!(vec!["1", "2", "x"] => |s| s.parse::<u32>()? => |n| total += n);
+/// assert!(r.is_err());
+/// ```
 ///
 /// Combinators are resolved as Rust resolves the call: `take(n)`,
 /// `batch(n)`, `unbatch()` and any call without a closure argument are the
@@ -139,8 +188,12 @@ fn pipeline_tokens(input: proc_macro2::TokenStream) -> proc_macro2::TokenStream 
     let mut errors = error::Errors::default();
     let parsed =
         (|input: syn::parse::ParseStream| parse::pipeline(input, &mut errors)).parse2(input);
+    let mut shape = Shape::default();
     let model = match parsed {
-        Ok(pipeline) => validate::validate(pipeline, &mut errors),
+        Ok(pipeline) => {
+            shape = Shape::of(&pipeline);
+            validate::validate(pipeline, &mut errors)
+        }
         Err(error) => {
             errors.push(error);
             None
@@ -150,8 +203,52 @@ fn pipeline_tokens(input: proc_macro2::TokenStream) -> proc_macro2::TokenStream 
         (Some(model), Ok(())) => expand::expand(&model),
         (_, result) => {
             let errors = result.err().map(|e| e.to_compile_error());
-            // A value of the right type keeps follow-up errors quiet.
-            quote::quote! {{ #errors; ::para::__private::empty_report() }}
+            let value = shape.placeholder();
+            quote::quote! {{ #errors; #value }}
+        }
+    }
+}
+
+/// What a `pipeline!` evaluates to, as far as the parser saw: a stream
+/// (`yield`) or a report, fallible (`?`) or not.
+#[derive(Default)]
+struct Shape {
+    yields: bool,
+    fallible: bool,
+}
+
+impl Shape {
+    fn of(pipeline: &model::Pipeline) -> Self {
+        fn walk(flows: &[model::Flow], shape: &mut Shape) {
+            for item in flows.iter().flat_map(|f| &f.stages) {
+                match item {
+                    model::Item::Stage(stage) => {
+                        shape.yields |= model::yield_expr(&stage.body).is_some();
+                        if let syn::Expr::Closure(c) = model::unparen(&stage.body) {
+                            shape.fallible |= fallible::first_try(&c.body).is_some();
+                        }
+                    }
+                    model::Item::FanOut(fan) => walk(&fan.branches, shape),
+                    model::Item::Ref(_) => {}
+                }
+            }
+        }
+        let mut shape = Shape::default();
+        walk(&pipeline.flows, &mut shape);
+        shape
+    }
+
+    /// A value of the type the expansion would have had, so that a
+    /// mistake draws no follow-up type errors where the result is used:
+    /// an empty iterator stands for the stream.
+    fn placeholder(&self) -> proc_macro2::TokenStream {
+        match (self.yields, self.fallible) {
+            (false, false) => quote::quote!(::para::__private::empty_report()),
+            (false, true) => quote::quote!(::core::result::Result::Ok::<_, _>(
+                ::para::__private::empty_report()
+            )),
+            (true, false) => quote::quote!(::core::iter::empty()),
+            (true, true) => quote::quote!(::core::iter::empty::<::core::result::Result<_, _>>()),
         }
     }
 }
@@ -176,6 +273,11 @@ mod tests {
         "(0..10) => (|x| x + 1) => para::prelude::filter(|x| { let y = *x; y > 2 }) \
          => (filter(f)) => flat_map(|x| vec![x; 2]) => inspect(|x| println!(\"{x}\")) \
          => take_while(|_| true) => filter_map(|x| Some(x)) => #[parallel] |x| { let mut s = 0; s += x; s }",
+        "threads = 4, 0..1000u64 => move |x| x * x => #[ordered] yield",
+        "scope = s, words.iter() => (|w| w.len(), |w| w.len() * 2) => 'out: yield; v => 'out",
+        "lines => |l| l.parse::<u32>()? => #[serial] |x| f(x)? => #[ordered] |x| -> u64 { g(x)? } \
+         => #[parallel] |x| { check(x)?; }",
+        "scope = s, lines => |l| l.parse::<u32>()? => filter(|x| *x > 1) => yield",
     ];
 
     fn expand(tokens: TokenStream) -> bool {
@@ -386,6 +488,73 @@ mod tests {
         )
         .to_string();
         assert_eq!(out.matches("compile_error").count(), 3, "{out}");
+    }
+
+    fn expansion(input: &str) -> String {
+        let out = pipeline_tokens(TokenStream::from_str(input).unwrap());
+        syn::parse2::<syn::Block>(out.clone()).expect("the expansion is a block");
+        out.to_string().replace(' ', "")
+    }
+
+    #[test]
+    fn expands_streams_and_fallible_stages() {
+        // No `yield`, no `?`: a plain run.
+        let out = expansion("v => |x| x => |x| t += x");
+        assert!(out.contains(".run_with("), "{out}");
+        assert!(
+            !out.contains("ErrorSlot") && !out.contains("finish_run"),
+            "{out}"
+        );
+        // `?` in a map and in a serial sink: fallible stages sharing a slot.
+        let out = expansion("v => |x| f(x)? => |x| g(x) => #[ordered] |x| h(x)?");
+        assert!(out.contains("let__para_errors=::para::__private::ErrorSlot::new();"));
+        assert!(
+            out.contains("::para::__private::try_map(&mut__para_graph,"),
+            "{out}"
+        );
+        assert!(
+            out.contains("::para::__private::try_ordered_sink("),
+            "{out}"
+        );
+        assert!(out.contains("__para_graph.map("), "{out}");
+        assert!(
+            out.contains("::para::__private::finish_run(__para_errors,"),
+            "{out}"
+        );
+        // A `?` of a combinator's closure or of a device body is not ours.
+        let out = expansion("v => filter(|x| f(x)?) => #[gpu] |xs| g(xs)? => |x| h(x)");
+        assert!(!out.contains("ErrorSlot"), "{out}");
+        // `yield`: spawned, in the background or on a scope.
+        let out = expansion("v => move |x| x => yield");
+        assert!(out.contains("__para_graph.stream("), "{out}");
+        assert!(out.contains(".spawn_with(__para_stream,"), "{out}");
+        let out = expansion("scope = s, threads = 2, v => |x| x => #[ordered] yield");
+        assert!(out.contains("__para_graph.ordered_stream("), "{out}");
+        assert!(
+            out.contains(
+                ".spawn_scoped_with(s,__para_stream,::para::__private::Options::new().threads(2))"
+            ),
+            "{out}"
+        );
+        // `?` with `yield`: a stream of results.
+        let out = expansion("scope = s, v => |x| f(x)? => yield");
+        assert!(
+            out.contains("::para::__private::try_yield(&mut__para_graph,"),
+            "{out}"
+        );
+        assert!(
+            out.contains("::para::__private::finish_stream(__para_errors,"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn a_mistake_keeps_the_value_type() {
+        let out = |input: &str| pipeline_tokens(TokenStream::from_str(input).unwrap()).to_string();
+        assert!(out("v => yield x").contains("iter :: empty ()"));
+        assert!(out("v => |x| f(x)? => yield x").contains("iter :: empty :: < :: core :: result"));
+        assert!(out("v => |x| f(x)? => #[orderd] |x| g(x)").contains("Ok :: < _ , _ >"));
+        assert!(out("v => #[orderd] |x| g(x)").contains("empty_report"));
     }
 
     #[test]

@@ -5,7 +5,24 @@
 //! an error can point at the token that caused it.
 
 use proc_macro2::Span;
-use syn::{Expr, Lifetime};
+use syn::{Expr, ExprYield, Lifetime};
+
+/// The expression inside any parentheses.
+pub fn unparen(mut expr: &Expr) -> &Expr {
+    while let Expr::Paren(inner) = expr {
+        expr = &inner.expr;
+    }
+    expr
+}
+
+/// A stage body that is `yield` (in any parentheses): the end of a flow
+/// whose items come out of the stream `pipeline!` returns.
+pub fn yield_expr(body: &Expr) -> Option<&ExprYield> {
+    match unparen(body) {
+        Expr::Yield(y) => Some(y),
+        _ => None,
+    }
+}
 
 /// The whole `pipeline!` input.
 pub struct Pipeline {
@@ -21,13 +38,17 @@ pub struct OptionItem {
     pub value: Expr,
 }
 
-/// The run options both macros know.
+/// The run options both macros know (`Scope` is `pipeline!`'s alone).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OptionKey {
     Threads,
     Capacity,
     Batch,
     Pool,
+    /// `scope = s`: a pipeline ending in `yield` runs on a
+    /// `std::thread::Scope`, so its stages may borrow. Not an `Options`
+    /// setting: it picks how the graph is spawned.
+    Scope,
 }
 
 impl OptionKey {
@@ -38,6 +59,7 @@ impl OptionKey {
             "capacity" => OptionKey::Capacity,
             "batch" => OptionKey::Batch,
             "pool" => OptionKey::Pool,
+            "scope" => OptionKey::Scope,
             _ => return None,
         })
     }
@@ -101,12 +123,46 @@ pub enum AttrKind {
     },
 }
 
+impl AttrKind {
+    /// The attribute's name, as written after `#[`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            AttrKind::Ordered => "ordered",
+            AttrKind::Serial => "serial",
+            AttrKind::Parallel => "parallel",
+            AttrKind::Replicate(_) => "replicate",
+            AttrKind::Priority(_) => "priority",
+            AttrKind::Split => "split",
+            AttrKind::Gpu { .. } => "gpu",
+        }
+    }
+}
+
 /// The graph `pipeline!` expands.
 pub struct Model {
     pub options: Vec<OptionItem>,
     pub nodes: Vec<Node>,
     /// Node ids in an order where every node comes after its inputs.
     pub order: Vec<usize>,
+    /// The `yield` node, if a flow ends in one: the pipeline then runs in
+    /// the background and evaluates to a `para::Stream`.
+    pub output: Option<usize>,
+}
+
+impl Model {
+    /// Whether a stage closure uses `?`: the pipeline then evaluates to a
+    /// `Result` (or a stream of them).
+    pub fn is_fallible(&self) -> bool {
+        self.nodes.iter().any(|n| !n.dead && n.fallible.is_some())
+    }
+
+    /// The value of the `scope = s` option, if given.
+    pub fn scope(&self) -> Option<&Expr> {
+        self.options
+            .iter()
+            .find(|o| o.key == OptionKey::Scope)
+            .map(|o| &o.value)
+    }
 }
 
 /// One stage of the graph.
@@ -128,10 +184,18 @@ pub struct Node {
     pub inputs: Vec<usize>,
     /// Downstream nodes, in branch order (a fan-out's branches first).
     pub consumers: Vec<usize>,
+    /// The first `?` of a closure stage's own body: the closure is then
+    /// rewritten to return a `Result` and added as a fallible stage.
+    pub fallible: Option<Span>,
     pub span: Span,
 }
 
 impl Node {
+    /// The `yield` this stage is, if it is one.
+    pub fn yield_expr(&self) -> Option<&ExprYield> {
+        yield_expr(&self.body)
+    }
+
     /// A stage with no downstream anywhere in the graph.
     pub fn is_sink(&self) -> bool {
         self.consumers.is_empty()
@@ -141,7 +205,7 @@ impl Node {
     /// `Fn` (SPEC 1: a map without `#[serial]`/`#[ordered]`, a
     /// `#[parallel]` sink; device stages have their own bounds).
     pub fn runs_in_parallel(&self) -> bool {
-        if self.is_source || self.attrs.gpu.is_some() {
+        if self.is_source || self.attrs.gpu.is_some() || self.yield_expr().is_some() {
             return false;
         }
         if self.is_sink() {

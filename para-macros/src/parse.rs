@@ -14,10 +14,21 @@
 //! (a missing stage after `=>`) stops the parse.
 
 use crate::error::{self, Errors};
-use crate::model::{Attr, AttrKind, FanOut, Flow, Item, OptionItem, OptionKey, Pipeline, StageDef};
+use crate::model::{
+    yield_expr, Attr, AttrKind, FanOut, Flow, Item, OptionItem, OptionKey, Pipeline, StageDef,
+};
 use syn::parse::ParseStream;
 use syn::spanned::Spanned;
 use syn::{token, Expr, Ident, Lifetime, Token};
+
+/// Which macro's options are parsed: `scope` is `pipeline!`'s alone.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Front {
+    /// `pipeline!( .. )`.
+    Macro,
+    /// `#[para::pipeline( .. )]`.
+    Attribute,
+}
 
 /// `KEY = EXPR`, for `pipeline!` and `#[para::pipeline(...)]` alike: `None`
 /// (with the error recorded) for an unknown or repeated key, whose value is
@@ -25,15 +36,24 @@ use syn::{token, Expr, Ident, Lifetime, Token};
 pub fn option(
     input: ParseStream,
     seen: &[OptionItem],
+    front: Front,
     errors: &mut Errors,
 ) -> syn::Result<Option<OptionItem>> {
     let ident: Ident = input.parse()?;
     input.parse::<Token![=]>()?;
     let value: Expr = input.parse()?;
+    let names = match front {
+        Front::Macro => error::PIPELINE_OPTION_NAMES,
+        Front::Attribute => error::OPTION_NAMES,
+    };
     let Some(key) = OptionKey::from_name(&ident.to_string()) else {
-        errors.push(error::unknown_option(ident.span(), &ident));
+        errors.push(error::unknown_option(ident.span(), &ident, names));
         return Ok(None);
     };
+    if key == OptionKey::Scope && front == Front::Attribute {
+        errors.push(error::scope_in_attribute(ident.span()));
+        return Ok(None);
+    }
     if seen.iter().any(|o| o.key == key) {
         errors.push(error::duplicate_option(ident.span(), &ident));
         return Ok(None);
@@ -49,7 +69,7 @@ pub fn option(
 pub fn attr_options(input: ParseStream, errors: &mut Errors) -> syn::Result<Vec<OptionItem>> {
     let mut options = Vec::new();
     while !input.is_empty() {
-        if let Some(option) = option(input, &options, errors)? {
+        if let Some(option) = option(input, &options, Front::Attribute, errors)? {
             options.push(option);
         }
         if input.is_empty() {
@@ -98,7 +118,7 @@ fn parse_options(input: ParseStream, errors: &mut Errors) -> syn::Result<Vec<Opt
         && !input.peek2(Token![=>])
     {
         keyed = true;
-        if let Some(option) = option(input, &options, errors)? {
+        if let Some(option) = option(input, &options, Front::Macro, errors)? {
             options.push(option);
         }
         if input.is_empty() {
@@ -148,6 +168,7 @@ fn parse_item(input: ParseStream, errors: &mut Errors) -> syn::Result<Item> {
             // Attributes may also follow the label: `'name: #[ordered] |x| ...`.
             attrs.extend(parse_attrs(input, errors)?);
             let body = parse_body(input)?;
+            check_yield(&body, &mut attrs, errors);
             return Ok(Item::Stage(StageDef {
                 attrs,
                 label: Some(label),
@@ -179,6 +200,7 @@ fn parse_item(input: ParseStream, errors: &mut Errors) -> syn::Result<Item> {
         }));
     }
     let body = parse_body(input)?;
+    check_yield(&body, &mut attrs, errors);
     Ok(Item::Stage(StageDef {
         attrs,
         label: None,
@@ -222,6 +244,24 @@ fn parse_body(input: ParseStream) -> syn::Result<Expr> {
         return Err(error::expected_stage(input));
     }
     input.parse::<Expr>()
+}
+
+/// `yield` is bare and takes only `#[ordered]`; other attributes are
+/// reported on their name and dropped, so they draw no further errors.
+fn check_yield(body: &Expr, attrs: &mut Vec<Attr>, errors: &mut Errors) {
+    let Some(y) = yield_expr(body) else {
+        return;
+    };
+    if let Some(value) = &y.expr {
+        errors.push(error::yield_with_value(value));
+    }
+    attrs.retain(|attr| {
+        let ordered = matches!(attr.kind, AttrKind::Ordered);
+        if !ordered {
+            errors.push(error::attribute_on_yield(attr.span, attr.kind.name()));
+        }
+        ordered
+    });
 }
 
 /// Outer attributes; a malformed or unknown one is recorded and skipped.

@@ -16,7 +16,8 @@
 //! every identifier being a read: an over-approximation, which at worst makes
 //! an unused variable travel, never a used one stay behind.
 
-use proc_macro2::{TokenStream, TokenTree};
+use proc_macro2::{Span, TokenStream, TokenTree};
+use quote::ToTokens;
 use syn::parse::{ParseStream, Parser};
 use syn::punctuated::Punctuated;
 use syn::visit::Visit;
@@ -42,6 +43,10 @@ pub struct Scopes {
     stack: Vec<Vec<Binding>>,
     /// Free names, each once, in the order first seen.
     pub free: Vec<String>,
+    /// The free names of `free` used as a value somewhere, not only as the
+    /// callee of a call (`parse(x)` reads `x` but calls `parse`, most
+    /// likely a function), each once with the span of its first such use.
+    pub values: Vec<(String, Span)>,
     /// Assignments, compound assignments and `&mut` borrows whose place is
     /// rooted in a free name (outside `unsafe` blocks).
     pub mutations: Vec<Mutation>,
@@ -60,6 +65,7 @@ impl Scopes {
                 })
                 .collect()],
             free: Vec::new(),
+            values: Vec::new(),
             mutations: Vec::new(),
             unsafe_depth: 0,
         }
@@ -88,7 +94,19 @@ impl Scopes {
         self.stack.iter().flatten().any(|b| b.name == name)
     }
 
-    fn read(&mut self, name: String) {
+    /// A use of `name` as a value, at `span`.
+    fn read(&mut self, name: String, span: Span) {
+        if self.is_bound(&name) {
+            return;
+        }
+        if !self.values.iter().any(|(n, _)| *n == name) {
+            self.values.push((name.clone(), span));
+        }
+        self.called(name);
+    }
+
+    /// A use of `name` as the callee of a call: free, but not a value.
+    fn called(&mut self, name: String) {
         if !self.is_bound(&name) && !self.free.contains(&name) {
             self.free.push(name);
         }
@@ -124,18 +142,7 @@ impl Scopes {
     }
 
     fn visit_macro_tokens(&mut self, tokens: &TokenStream) {
-        let list = |input: ParseStream| Punctuated::<Expr, Token![,]>::parse_terminated(input);
-        let repeat = |input: ParseStream| {
-            let value: Expr = input.parse()?;
-            input.parse::<Token![;]>()?;
-            let count: Expr = input.parse()?;
-            Ok(vec![value, count])
-        };
-        let exprs: Option<Vec<Expr>> = match list.parse2(tokens.clone()) {
-            Ok(list) => Some(list.into_iter().collect()),
-            Err(_) => repeat.parse2(tokens.clone()).ok(),
-        };
-        match exprs {
+        match macro_exprs(tokens) {
             Some(exprs) => {
                 for expr in &exprs {
                     if let Expr::Lit(syn::ExprLit {
@@ -144,7 +151,7 @@ impl Scopes {
                     }) = expr
                     {
                         for name in format_args_of(&s.value()) {
-                            self.read(name);
+                            self.read(name, s.span());
                         }
                     }
                     self.visit_expr(expr);
@@ -153,11 +160,28 @@ impl Scopes {
             None => {
                 let mut names = Vec::new();
                 idents_of(tokens.clone(), &mut names);
-                for name in names {
-                    self.read(name);
+                for (name, span) in names {
+                    self.read(name, span);
                 }
             }
         }
+    }
+}
+
+/// A macro call's tokens as code: comma-separated expressions (`println!`,
+/// `format!`, `assert!`, `vec![a, b]`...) or `expr; expr` (`vec![x; n]`);
+/// `None` when they are neither.
+pub fn macro_exprs(tokens: &TokenStream) -> Option<Vec<Expr>> {
+    let list = |input: ParseStream| Punctuated::<Expr, Token![,]>::parse_terminated(input);
+    let repeat = |input: ParseStream| {
+        let value: Expr = input.parse()?;
+        input.parse::<Token![;]>()?;
+        let count: Expr = input.parse()?;
+        Ok(vec![value, count])
+    };
+    match list.parse2(tokens.clone()) {
+        Ok(list) => Some(list.into_iter().collect()),
+        Err(_) => repeat.parse2(tokens.clone()).ok(),
     }
 }
 
@@ -229,8 +253,26 @@ impl<'ast> Visit<'ast> for Scopes {
     }
 
     fn visit_expr_path(&mut self, path: &'ast syn::ExprPath) {
-        if path.qself.is_none() && path.path.segments.len() == 1 {
-            self.read(path.path.segments[0].ident.to_string());
+        if let Some(ident) = single_ident(path) {
+            self.read(ident.to_string(), ident.span());
+        }
+    }
+
+    fn visit_expr_call(&mut self, call: &'ast syn::ExprCall) {
+        let mut callee = &*call.func;
+        while let Expr::Paren(inner) = callee {
+            callee = &inner.expr;
+        }
+        match callee {
+            Expr::Path(path) if single_ident(path).is_some() => {
+                if let Some(ident) = single_ident(path) {
+                    self.called(ident.to_string());
+                }
+                for arg in &call.args {
+                    self.visit_expr(arg);
+                }
+            }
+            _ => syn::visit::visit_expr_call(self, call),
         }
     }
 
@@ -265,6 +307,18 @@ impl<'ast> Visit<'ast> for Scopes {
 
     // Items cannot capture locals; their bodies are not ours to follow.
     fn visit_item(&mut self, _: &'ast syn::Item) {}
+}
+
+/// The name of a one-segment path such as `x` (not `a::x`, not `<T>::x`).
+fn single_ident(path: &syn::ExprPath) -> Option<&syn::Ident> {
+    match (
+        &path.qself,
+        path.path.leading_colon,
+        path.path.segments.len(),
+    ) {
+        (None, None, 1) => Some(&path.path.segments[0].ident),
+        _ => None,
+    }
 }
 
 /// `a = `, `a += `, `a.b[i] -= `: the local the place belongs to. A place
@@ -316,18 +370,24 @@ pub fn pat_bindings(pat: &Pat, out: &mut Vec<Binding>) {
     Bindings(out).visit_pat(pat);
 }
 
-/// Every identifier in a token stream, and the inline arguments of its
-/// string literals.
-fn idents_of(tokens: TokenStream, out: &mut Vec<String>) {
+/// Every identifier in a token stream but keywords (`self` aside), and the
+/// inline arguments of its string literals, each with its span.
+fn idents_of(tokens: TokenStream, out: &mut Vec<(String, Span)>) {
     for tt in tokens {
         match tt {
-            TokenTree::Ident(ident) => out.push(ident.to_string()),
+            TokenTree::Ident(ident) => {
+                let name = ident.to_string();
+                if name == "self" || syn::parse2::<syn::Ident>(ident.to_token_stream()).is_ok() {
+                    out.push((name, ident.span()));
+                }
+            }
             TokenTree::Group(group) => idents_of(group.stream(), out),
             TokenTree::Literal(lit) => {
+                let span = lit.span();
                 if let Ok(syn::Lit::Str(s)) =
                     syn::parse2::<syn::Lit>(TokenTree::Literal(lit).into())
                 {
-                    out.extend(format_args_of(&s.value()));
+                    out.extend(format_args_of(&s.value()).into_iter().map(|n| (n, span)));
                 }
             }
             TokenTree::Punct(_) => {}
@@ -388,6 +448,39 @@ mod tests {
         assert_eq!(free_of("vec![x; n]"), ["x", "n"]);
         assert_eq!(free_of("m!(a b)"), ["a", "b"]);
         assert_eq!(free_of("fn f() { q }"), Vec::<String>::new());
+    }
+
+    fn values_of(code: &str) -> Vec<String> {
+        let expr: syn::Expr = syn::parse_str(code).unwrap();
+        let mut scopes = Scopes::new([]);
+        scopes.visit_expr(&expr);
+        scopes.values.into_iter().map(|(name, _)| name).collect()
+    }
+
+    #[test]
+    fn tells_callees_from_values() {
+        // `parse` and `f` are only called: functions (or closures), not
+        // values; all are free.
+        assert_eq!(values_of("|x| parse(x) + f(n)"), ["n"]);
+        assert_eq!(free_of("parse(x) + (f)(n)"), ["parse", "x", "f", "n"]);
+        // A name both called and used as a value is a value.
+        assert_eq!(values_of("|x| g(x).map(g)"), ["g"]);
+        assert_eq!(values_of("|x| self.f(x) + words.len()"), ["self", "words"]);
+        // Paths of more than one segment are items; macro arguments count.
+        assert_eq!(
+            values_of("|x| std::cmp::max(x, T::MAX) + m::v"),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            values_of("|x| { println!(\"{total} {}\", x); m!(a in b) }"),
+            ["total", "a", "b"]
+        );
+        // The call's callee expression is visited when it is not a name.
+        assert_eq!(values_of("|x| (table[x])(x)"), ["table"]);
+        assert_eq!(
+            values_of("|x| { let f = |y| y; f(x) }"),
+            Vec::<String>::new()
+        );
     }
 
     #[test]

@@ -6,13 +6,17 @@
 //! Errors are collected, each on the offending token.
 
 use crate::error::{self, Errors};
-use crate::model::{Attr, AttrKind, Attrs, FanOut, Flow, Item, Model, Node, Pipeline, StageDef};
+use crate::fallible;
+use crate::model::{
+    unparen, Attr, AttrKind, Attrs, FanOut, Flow, Item, Model, Node, OptionItem, OptionKey,
+    Pipeline, StageDef,
+};
 use crate::scope::Scopes;
 use proc_macro2::Span;
 use std::collections::{BTreeMap, BTreeSet};
 use syn::spanned::Spanned;
 use syn::visit::Visit;
-use syn::Lifetime;
+use syn::{Expr, ExprClosure, Lifetime};
 
 /// A flow ending in `'name`: it sends into the labelled stage, resolved
 /// after every label is known.
@@ -42,6 +46,7 @@ pub fn validate(pipeline: Pipeline, errors: &mut Errors) -> Option<Model> {
     }
     b.resolve_refs();
     b.check_nodes();
+    let output = b.check_yield(&pipeline.options);
     let order = b.topological_order();
     if let Some(order) = &order {
         b.check_ordered(order);
@@ -50,6 +55,7 @@ pub fn validate(pipeline: Pipeline, errors: &mut Errors) -> Option<Model> {
         options: pipeline.options,
         nodes: b.nodes,
         order: order?,
+        output,
     })
 }
 
@@ -99,6 +105,7 @@ impl Builder<'_> {
                         is_source: false,
                         inputs: Vec::new(),
                         consumers: Vec::new(),
+                        fallible: None,
                         span: label.span(),
                     });
                     current = Some(vec![id]);
@@ -159,6 +166,14 @@ impl Builder<'_> {
                 self.errors.push(error::duplicate_label(label));
             }
         }
+        // `?` makes a closure stage fallible; a source is no closure, and a
+        // `#[gpu]` body keeps its own signature.
+        let fallible = match unparen(&stage.body) {
+            Expr::Closure(closure) if !is_source && attrs.gpu.is_none() => {
+                fallible::first_try(&closure.body)
+            }
+            _ => None,
+        };
         self.nodes.push(Node {
             body: stage.body,
             alias: None,
@@ -170,6 +185,7 @@ impl Builder<'_> {
             is_source,
             inputs: Vec::new(),
             consumers: Vec::new(),
+            fallible,
             span,
         });
         id
@@ -252,7 +268,15 @@ impl Builder<'_> {
                 continue;
             }
             let mut errors = Vec::new();
-            if node.is_source {
+            if let Some(y) = node.yield_expr() {
+                // Its attributes were checked by the parser.
+                let span = y.yield_token.span;
+                if node.is_source {
+                    errors.push(error::yield_starts_flow(span));
+                } else if !node.consumers.is_empty() {
+                    errors.push(error::yield_not_last(span));
+                }
+            } else if node.is_source {
                 if node.consumers.is_empty() && !node.excused {
                     errors.push(error::only_a_source(node.span));
                 }
@@ -305,6 +329,57 @@ impl Builder<'_> {
             }
             for error in errors {
                 self.errors.push(error);
+            }
+        }
+    }
+
+    /// Pipeline-wide rules of `yield` (one per pipeline) and `scope` (only
+    /// with `yield`; without it, a closure stage that borrows a local is an
+    /// error here, as rustc would only suggest `move`). Returns the `yield`
+    /// node.
+    fn check_yield(&mut self, options: &[OptionItem]) -> Option<usize> {
+        let mut yields = (0..self.nodes.len())
+            .filter(|&id| !self.nodes[id].dead && self.nodes[id].yield_expr().is_some());
+        let output = yields.next();
+        for second in yields {
+            let span = self.nodes[second].yield_expr().map(|y| y.yield_token.span);
+            self.errors
+                .push(error::second_yield(span.unwrap_or(self.nodes[second].span)));
+        }
+        let scope = options.iter().find(|o| o.key == OptionKey::Scope);
+        match (output, scope) {
+            (None, Some(scope)) => self.errors.push(error::scope_without_yield(scope.span)),
+            (Some(_), None) => self.check_no_borrows(),
+            _ => {}
+        }
+        output
+    }
+
+    /// Without `scope`, a pipeline ending in `yield` runs on after the
+    /// macro returns, so its stages must be `'static`: a closure that is not
+    /// `move` and reads a local (a free name that starts in lower case, or
+    /// `self`; a name only called, as in `parse(x)`, is taken for a
+    /// function) would borrow it. Reported on the first such name of each
+    /// closure; borrows the macro cannot see (a source `words.iter()`) are
+    /// left to rustc, whose note points at the `yield`.
+    fn check_no_borrows(&mut self) {
+        for node in &self.nodes {
+            if node.dead || node.is_source {
+                continue;
+            }
+            for closure in stage_closures(&node.body) {
+                if closure.capture.is_some() {
+                    continue;
+                }
+                let mut scopes = Scopes::new([]);
+                scopes.visit_expr_closure(closure);
+                let local = scopes
+                    .values
+                    .iter()
+                    .find(|(name, _)| name.starts_with(|c: char| c.is_lowercase() || c == '_'));
+                if let Some((name, span)) = local {
+                    self.errors.push(error::borrows_without_scope(*span, name));
+                }
             }
         }
     }
@@ -365,5 +440,104 @@ impl Builder<'_> {
                 }
             }
         }
+    }
+}
+
+/// The closures a stage body is made of: the body itself, or the closure
+/// arguments of a call such as `filter(|x| ..)` or `fold(init, |a, x| ..)`.
+fn stage_closures(body: &Expr) -> Vec<&ExprClosure> {
+    match unparen(body) {
+        Expr::Closure(closure) => vec![closure],
+        Expr::Call(call) => call
+            .args
+            .iter()
+            .filter_map(|arg| match unparen(arg) {
+                Expr::Closure(closure) => Some(closure),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::error::Errors;
+    use syn::parse::{ParseStream, Parser};
+
+    /// Every message for a `pipeline!` input, in order.
+    fn messages(input: &str) -> Vec<String> {
+        let mut errors = Errors::default();
+        let parsed = (|input: ParseStream| crate::parse::pipeline(input, &mut errors))
+            .parse_str(input)
+            .unwrap();
+        super::validate(parsed, &mut errors);
+        match errors.finish() {
+            Ok(()) => Vec::new(),
+            Err(e) => e.into_iter().map(|e| e.to_string()).collect(),
+        }
+    }
+
+    fn borrowed(input: &str) -> Vec<String> {
+        messages(input)
+            .iter()
+            .filter_map(|m| {
+                let rest = m.strip_prefix("this stage borrows `")?;
+                Some(rest[..rest.find('`')?].to_string())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_background_pipeline_may_not_borrow() {
+        let borrowed = |input: &str| borrowed(input);
+        assert_eq!(
+            borrowed("v => |x| x + offset => filter(|&x| x < limit) => yield"),
+            ["offset", "limit"]
+        );
+        // One message per closure, on its first local.
+        assert_eq!(borrowed("v => |x| a + b + x => yield"), ["a"]);
+        // `move`, parameters, its own locals, items and callees are fine.
+        assert_eq!(
+            borrowed(
+                "v => move |x| x + offset => |x| { let y = x; parse(y) + MAX + u8::MAX } \
+                 => |x| Some(x) => yield"
+            ),
+            Vec::<String>::new()
+        );
+        // `scope = s` lets stages borrow; without `yield` they may anyway.
+        assert!(borrowed("scope = s, v => |x| x + offset => yield").is_empty());
+        assert!(borrowed("v => |x| x + offset => |x| total += x").is_empty());
+        // Other flows of a background pipeline are checked too.
+        assert_eq!(
+            borrowed("v => |x| x => yield; w => |x| out.push(x)"),
+            ["out"]
+        );
+        assert_eq!(borrowed("v => |x| self.f(x) => yield"), ["self"]);
+    }
+
+    #[test]
+    fn yield_ends_one_flow() {
+        let first = |input: &str| messages(input).into_iter().next().unwrap_or_default();
+        assert!(messages("v => |x| x => #[ordered] yield").is_empty());
+        assert!(messages("v => (|x| x, |x| x) => #[ordered] yield").is_empty());
+        assert!(messages("v => 'out: yield; w => |x| x => 'out").is_empty());
+        assert!(messages("v => (yield, |x| drop(x))").is_empty());
+        assert!(first("v => yield; w => |x| x => yield").starts_with("a pipeline has one `yield`"));
+        assert!(first("v => yield => |x| x").starts_with("`yield` must end its flow"));
+        assert!(first("v => 'y: yield; 'y => |x| x").starts_with("`yield` must end its flow"));
+        assert!(first("yield => |x| x").starts_with("`yield` cannot start a flow"));
+        assert!(first("yield").starts_with("`yield` cannot start a flow"));
+        assert!(first("v => yield x").starts_with("`yield` takes no value"));
+        assert!(first("v => #[serial] yield").starts_with("`#[serial]` cannot be put on `yield`"));
+        assert!(first("v => #[split] #[ordered] yield").starts_with("`#[split]` cannot"));
+        assert_eq!(
+            messages("v => #[replicate(2)] #[priority(1)] yield").len(),
+            2
+        );
+        assert!(first("scope = s, v => |x| f(x) => |x| g(x)")
+            .starts_with("`scope` is for a pipeline that ends in `yield`"));
+        assert!(first("v => #[ordered] yield; w => 'x: |x| x => yield")
+            .starts_with("a pipeline has one `yield`"));
     }
 }
