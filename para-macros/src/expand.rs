@@ -166,10 +166,15 @@ fn node_stmts(model: &Model, id: usize) -> TokenStream {
         } else {
             quote!(#g.stream(#input))
         };
-        return quote_spanned! {y.yield_token.span=>
+        let mut out = quote_spanned! {y.yield_token.span=>
             let #input = #port;
             let #stream = #create;
         };
+        if let Some(label) = &node.label {
+            let name = label.ident.to_string();
+            out.extend(quote!(#g.label(#stream.node(), #name);));
+        }
+        return out;
     }
     let (prelude, create) = if node.is_source {
         (quote!(), source(node))
@@ -231,7 +236,8 @@ fn source(node: &Node) -> TokenStream {
     if node.attrs.split.is_some() {
         quote_spanned!(body.span()=> #g.split_source(#body))
     } else {
-        quote_spanned!(body.span()=> #g.source(#body))
+        // An `IntoIterator` or a `para::Feed`, told apart by trait.
+        quote_spanned!(body.span()=> ::para::__private::source(&mut #g, #body))
     }
 }
 
