@@ -13,7 +13,7 @@
 //! token anywhere in them counts.
 
 use crate::scope::macro_exprs;
-use proc_macro2::{Span, TokenStream, TokenTree};
+use proc_macro2::{Ident, Span, TokenStream, TokenTree};
 use quote::quote;
 use syn::visit::Visit;
 use syn::visit_mut::VisitMut;
@@ -73,7 +73,7 @@ fn question_mark(tokens: TokenStream) -> Option<Span> {
     })
 }
 
-/// `|pat| body` as `|pat| -> Result<_, _> { Ok(body) }`: `move`, the
+/// `|pat| body` as `|pat| -> Result<_, _> { let v = body; Ok(v) }`: `move`, the
 /// attributes and the parameters stay as written, a return type `-> T`
 /// becomes `-> Result<T, _>`, and a `return v` of the body's own becomes
 /// `return Ok(v)`. The error type is the pipeline's, inferred from how its
@@ -87,7 +87,13 @@ pub fn fallible_closure(closure: &ExprClosure) -> ExprClosure {
     closure.output = syn::parse_quote!(-> ::core::result::Result<#out, _>);
     let mut body = (*closure.body).clone();
     ReturnsOk.visit_expr_mut(&mut body);
-    closure.body = Box::new(syn::parse_quote!({ ::core::result::Result::Ok(#body) }));
+    // Bound first: `Ok({ .. })` around a block body would draw
+    // `unused_braces` on the user's braces.
+    let value = Ident::new("__para_value", Span::mixed_site());
+    closure.body = Box::new(syn::parse_quote!({
+        let #value = #body;
+        ::core::result::Result::Ok(#value)
+    }));
     closure
 }
 
@@ -163,24 +169,26 @@ mod tests {
 
     #[test]
     fn rewrites_the_closure_to_return_a_result() {
+        let ok = "let __para_value = ";
+        let end = "; ::core::result::Result::Ok(__para_value) }";
         assert_eq!(
             rewrite("|x| f(x)?"),
-            tokens("|x| -> ::core::result::Result<_, _> { ::core::result::Result::Ok(f(x)?) }")
+            tokens(&format!("|x| -> ::core::result::Result<_, _> {{ {ok} f(x)? {end}"))
         );
         assert_eq!(
             rewrite("move |(a, b): (u8, u8)| -> u16 { g(a)? + b as u16 }"),
-            tokens(
-                "move |(a, b): (u8, u8)| -> ::core::result::Result<u16, _> { \
-                 ::core::result::Result::Ok({ g(a)? + b as u16 }) }"
-            )
+            tokens(&format!(
+                "move |(a, b): (u8, u8)| -> ::core::result::Result<u16, _> {{ \
+                 {ok} {{ g(a)? + b as u16 }} {end}"
+            ))
         );
         assert_eq!(
             rewrite("|x| { if x { return; } let c = || { return 1; }; h()? }"),
-            tokens(
-                "|x| -> ::core::result::Result<_, _> { ::core::result::Result::Ok({ \
-                 if x { return ::core::result::Result::Ok(()); } \
-                 let c = || { return 1; }; h()? }) }"
-            )
+            tokens(&format!(
+                "|x| -> ::core::result::Result<_, _> {{ {ok} {{ \
+                 if x {{ return ::core::result::Result::Ok(()); }} \
+                 let c = || {{ return 1; }}; h()? }} {end}"
+            ))
         );
     }
 }
