@@ -173,7 +173,9 @@ mod tests {
         let end = "; ::core::result::Result::Ok(__para_value) }";
         assert_eq!(
             rewrite("|x| f(x)?"),
-            tokens(&format!("|x| -> ::core::result::Result<_, _> {{ {ok} f(x)? {end}"))
+            tokens(&format!(
+                "|x| -> ::core::result::Result<_, _> {{ {ok} f(x)? {end}"
+            ))
         );
         assert_eq!(
             rewrite("move |(a, b): (u8, u8)| -> u16 { g(a)? + b as u16 }"),
