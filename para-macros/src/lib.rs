@@ -86,13 +86,15 @@ use proc_macro::TokenStream;
 /// # Errors
 ///
 /// A stage closure (a map, `#[serial]`, `#[ordered]`, a sink or a
-/// `#[parallel]` sink) may use `?`. The first error stops the sources and
-/// the pipeline evaluates to `Result<Report, E>` (with `yield`, a
+/// `#[parallel]` sink) may use `?`. The first error (in source order when
+/// the failing stage is `#[ordered]`, otherwise the first observed) stops
+/// the sources and the pipeline evaluates to `Result<Report, E>` (with `yield`, a
 /// `Stream<Result<T, E>>`: the items, then the error); each `?` converts its
 /// error into `E` with `From`. `E` is inferred from how the result is used,
 /// as a function's return type is: annotate it
 /// (`let r: Result<_, MyError> = pipeline!(..);`) or make the pipeline the
-/// tail of a function returning `Result<Report, MyError>`. A `?` inside a
+/// tail of a function returning `Result<Report, MyError>`; `pipeline!(..)?`
+/// alone does not fix it, as `?` converts from any error type. A `?` inside a
 /// nested closure, an `async` block, a combinator's closure
 /// (`filter(|x| ..)`) or a `#[gpu]` body is not the stage's, and a pipeline
 /// without `?` still evaluates to a plain `Report`.
@@ -224,7 +226,11 @@ impl Shape {
                 match item {
                     model::Item::Stage(stage) => {
                         shape.yields |= model::yield_expr(&stage.body).is_some();
-                        if let syn::Expr::Closure(c) = model::unparen(&stage.body) {
+                        let gpu = stage
+                            .attrs
+                            .iter()
+                            .any(|a| matches!(a.kind, model::AttrKind::Gpu { .. }));
+                        if let (syn::Expr::Closure(c), false) = (model::unparen(&stage.body), gpu) {
                             shape.fallible |= fallible::first_try(&c.body).is_some();
                         }
                     }
@@ -555,6 +561,8 @@ mod tests {
         assert!(out("v => |x| f(x)? => yield x").contains("iter :: empty :: < :: core :: result"));
         assert!(out("v => |x| f(x)? => #[orderd] |x| g(x)").contains("Ok :: < _ , _ >"));
         assert!(out("v => #[orderd] |x| g(x)").contains("empty_report"));
+        let gpu = out("v => #[gpu] |xs| f(xs)? => #[orderd] |x| g(x)");
+        assert!(gpu.contains("empty_report") && !gpu.contains("Ok"), "{gpu}");
     }
 
     #[test]
