@@ -60,14 +60,18 @@ pub fn expand(model: &Model) -> TokenStream {
         }
         None => quote!(#g.run_with(#options)),
         Some(y) => {
-            // At the `yield`: a borrow the macro could not point at (such as
-            // a source `words.iter()`) is reported by rustc against this
-            // call, which needs `'static` stages without `scope`.
+            // At the `yield`, the graph included: without `scope` this call
+            // needs `'static` stages, and rustc reports a borrow the macro
+            // could not point at (a source `words.iter()`, a `move` closure
+            // holding a reference) as this argument requiring it.
+            let span = y.yield_token.span;
+            let g = Ident::new(&g.to_string(), Span::mixed_site().located_at(span));
             let stream = stream_var();
             let spawn = match model.scope() {
-                Some(scope) => quote_spanned!(y.yield_token.span=>
-                    #g.spawn_scoped_with(#scope, #stream, #options)),
-                None => quote_spanned!(y.yield_token.span=> #g.spawn_with(#stream, #options)),
+                Some(scope) => {
+                    quote_spanned!(span=> #g.spawn_scoped_with(#scope, #stream, #options))
+                }
+                None => quote_spanned!(span=> #g.spawn_with(#stream, #options)),
             };
             if fallible {
                 quote!(::para::__private::finish_stream(#errors, #spawn))

@@ -361,7 +361,8 @@ impl Builder<'_> {
     /// `self`; a name only called, as in `parse(x)`, is taken for a
     /// function) would borrow it. Reported on the first such name of each
     /// closure; borrows the macro cannot see (a source `words.iter()`) are
-    /// left to rustc, whose note points at the `yield`.
+    /// left to rustc, whose "borrowed for `'static`" label points at the
+    /// `yield` (see `expand`).
     fn check_no_borrows(&mut self) {
         for node in &self.nodes {
             if node.dead || node.is_source {
