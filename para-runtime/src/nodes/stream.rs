@@ -72,6 +72,15 @@ impl<T, U: Send> Stage<T> for Pass<T, U> {
     }
 }
 
+/// What a stream yields after the run's items: a trait rather than a
+/// closure, so that its type names only what it holds (a closure's type
+/// names every type parameter around it, and a `'static` tail would then
+/// need `'static` items, which a scoped stream's need not be).
+pub(crate) trait Tail<T>: Send {
+    /// The last item, if any.
+    fn last(self: Box<Self>) -> Option<T>;
+}
+
 /// How long a consumer on a pool thread waits between helping its pool.
 const HELP_INTERVAL: Duration = Duration::from_millis(1);
 
@@ -109,7 +118,7 @@ pub struct Stream<T> {
     /// The end was taken: no chunk will come.
     ended: bool,
     /// What comes after the items (a `?` pipeline's first error).
-    tail: Option<Box<dyn FnOnce() -> Option<T> + Send>>,
+    tail: Option<Box<dyn Tail<T>>>,
 }
 
 impl<T> Stream<T> {
@@ -126,7 +135,7 @@ impl<T> Stream<T> {
     }
 
     /// Sets what the stream yields after the run's items (once).
-    pub(crate) fn set_tail(&mut self, tail: Box<dyn FnOnce() -> Option<T> + Send>) {
+    pub(crate) fn set_tail(&mut self, tail: Box<dyn Tail<T>>) {
         self.tail = Some(tail);
     }
 
@@ -233,7 +242,7 @@ impl<T> Iterator for Stream<T> {
                 return Some(item);
             }
             if self.ended {
-                return self.tail.take().and_then(|tail| tail());
+                return self.tail.take().and_then(|tail| tail.last());
             }
             match self.take_chunk() {
                 Taken::Chunk((items, units)) => {

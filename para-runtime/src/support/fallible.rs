@@ -17,7 +17,7 @@ use crate::api::report::Report;
 use crate::api::stage::{Input, Output, Stage, StageMode};
 use crate::build::graph::Graph;
 use crate::build::port::{Port, StreamPort};
-use crate::nodes::stream::Stream;
+use crate::nodes::stream::{Stream, Tail};
 use crate::sync::{lock, Arc, Mutex};
 
 /// The first error of a run, shared by its fallible stages.
@@ -302,9 +302,17 @@ pub fn finish_stream<T, E>(
     mut stream: Stream<Result<T, E>>,
 ) -> Stream<Result<T, E>>
 where
-    T: 'static,
     E: Send + 'static,
 {
-    stream.set_tail(Box::new(move || errors.take().map(Err)));
+    stream.set_tail(Box::new(FirstError(errors)));
     stream
+}
+
+/// The tail of a `?` pipeline's stream: its first error.
+struct FirstError<E>(ErrorSlot<E>);
+
+impl<T, E: Send> Tail<Result<T, E>> for FirstError<E> {
+    fn last(self: Box<Self>) -> Option<Result<T, E>> {
+        self.0.take().map(Err)
+    }
 }
