@@ -33,9 +33,10 @@ pub(crate) mod channel {
 /// library's in both configurations (loom's primitives cannot be statics).
 pub(crate) use std::sync::{Mutex as StdMutex, OnceLock};
 
-/// Threads: device lanes are scoped threads of the run.
+/// Threads: device lanes are scoped threads of the run; a stream's keeper
+/// is a thread of its own, or of the user's scope.
 pub(crate) mod thread {
-    pub(crate) use std::thread::{scope, Builder};
+    pub(crate) use std::thread::{scope, Builder, Scope};
 }
 
 /// Locks `mutex`, ignoring poisoning.

@@ -8,16 +8,19 @@ use crate::api::split::{IntoSplit, Split};
 use crate::api::stage::{MapFn, SerialFn, Stage, StageMode};
 use crate::build::options::Options;
 use crate::build::plan::{plan, Role, Spec};
-use crate::build::port::Port;
+use crate::build::port::{Port, StreamPort};
 use crate::data::inbox::Inbox;
 use crate::exec::node::Node;
-use crate::exec::scheduler::run_to_end;
+use crate::exec::scheduler::{run_to_end, Launch};
 use crate::nodes::device::{DeviceNode, ExclusiveBody, SharedBody};
+use crate::nodes::feed::{Feed, FeedNode};
 use crate::nodes::outlets::{Edge, Wire};
 use crate::nodes::source::{IterSupply, SourceNode, SplitSupply};
 use crate::nodes::stage::StageNode;
-use crate::sync::{lock, Arc, Mutex};
+use crate::nodes::stream::{Flow, Pass, Stream};
+use crate::sync::{lock, thread, Arc, Mutex};
 use std::fmt;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 
 /// A graph of typed stages, built at run time and run on all cores.
 ///
@@ -97,6 +100,8 @@ use std::fmt;
 pub struct Graph<'a> {
     nodes: Vec<Box<dyn Node + 'a>>,
     specs: Vec<Spec>,
+    /// The `yield` node, if [`Graph::stream`] made one.
+    stream: Option<NodeId>,
 }
 
 impl Default for Graph<'_> {
@@ -119,6 +124,7 @@ impl<'a> Graph<'a> {
         Graph {
             nodes: Vec::new(),
             specs: Vec::new(),
+            stream: None,
         }
     }
 
@@ -596,6 +602,203 @@ impl<'a> Graph<'a> {
         self
     }
 
+    /// A source fed while the pipeline runs (see [`feed`](crate::feed)):
+    /// items sent through the feed's [`Feeder`](crate::Feeder)s, in the
+    /// order they were sent. Workers take what has been sent and never wait
+    /// for more; the source ends when every feeder is dropped.
+    ///
+    /// ```
+    /// let (feeder, input) = para::feed::<u32>();
+    /// let mut g = para::Graph::new();
+    /// let items = g.feed_source(input);
+    /// let mut total = 0;
+    /// g.sink(items, |x| total += x);
+    /// let producer = std::thread::spawn(move || {
+    ///     for i in 1..=10 {
+    ///         feeder.send(i).unwrap();
+    ///     }
+    /// });
+    /// g.run();
+    /// producer.join().unwrap();
+    /// assert_eq!(total, 55);
+    /// ```
+    pub fn feed_source<T: Send + 'a>(&mut self, feed: Feed<T>) -> Port<T> {
+        let id = self.push_spec("feed", Role::Source);
+        let wire = Wire::default();
+        self.nodes
+            .push(Box::new(FeedNode::new(id, feed, wire.clone())));
+        Port::single(id, wire)
+    }
+
+    /// Ends a flow in `yield`: the items that reach it come out of the
+    /// [`Stream`] that [`Graph::spawn`] returns, in the order they are done
+    /// (see [`Graph::ordered_stream`] for source order). A graph has at
+    /// most one stream; its other flows may end in sinks.
+    ///
+    /// ```
+    /// let mut g = para::Graph::new();
+    /// let src = g.source(0..100u32);
+    /// let doubled = g.map(src, |x| x * 2);
+    /// let out = g.stream(doubled);
+    /// let mut all: Vec<u32> = g.spawn(out).collect();
+    /// all.sort_unstable();
+    /// assert_eq!(all, (0..100).map(|x| x * 2).collect::<Vec<_>>());
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// If the graph has a stream already.
+    pub fn stream<T: Send + 'a>(&mut self, from: Port<T>) -> StreamPort<T> {
+        self.yield_node(from, StageMode::Parallel, |x| x)
+    }
+
+    /// Ends a flow in `#[ordered] yield`: like [`Graph::stream`], with the
+    /// items in source order (as an ordered sink would see them).
+    ///
+    /// ```
+    /// let mut g = para::Graph::new();
+    /// let src = g.source(0..1000u64);
+    /// let squares = g.map(src, |x| x * x);
+    /// let out = g.ordered_stream(squares);
+    /// let first: Vec<u64> = g.spawn(out).take(4).collect();
+    /// assert_eq!(first, [0, 1, 4, 9]);
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// If the graph has a stream already; when the run starts, if items can
+    /// reach it from several sources.
+    pub fn ordered_stream<T: Send + 'a>(&mut self, from: Port<T>) -> StreamPort<T> {
+        self.yield_node(from, StageMode::Ordered, |x| x)
+    }
+
+    /// The `yield` node: passes items through `convert` into a stream.
+    pub(crate) fn yield_node<T: Send + 'a, U: Send + 'a>(
+        &mut self,
+        from: Port<T>,
+        mode: StageMode,
+        convert: fn(T) -> U,
+    ) -> StreamPort<U> {
+        assert!(
+            self.stream.is_none(),
+            "para: a graph has at most one stream (one `yield`)"
+        );
+        let port = self.stage(from, Pass { convert, mode });
+        let flow = Arc::new(Flow::new());
+        lock(&port.wires[0]).stream = Some(flow.clone());
+        let node = port.node();
+        self.stream = Some(node);
+        StreamPort { node, flow }
+    }
+
+    /// Settings and a launched run for a spawn: the graph's stream must be
+    /// `out`, and its workers go where a thread of their own can reach.
+    fn launch<'p, T>(
+        mut self,
+        out: &StreamPort<T>,
+        options: Options<'p>,
+    ) -> (Launch<'a, 'p>, Stream<T>) {
+        assert!(
+            self.stream == Some(out.node),
+            "para: Graph::spawn takes the stream port of the graph it is called on"
+        );
+        let mut settings = options.resolve(&self.specs);
+        settings.pool = settings.pool.for_background(settings.threads);
+        let plans = plan(&self.specs, settings.threads);
+        for (node, plan) in self.nodes.iter_mut().zip(&plans) {
+            node.prepare(plan);
+        }
+        let launch = Launch::new(self.nodes, plans, settings);
+        let stream = Stream::new(out.flow.clone(), launch.remote());
+        (launch, stream)
+    }
+
+    /// Runs the graph in the background with default [`Options`]: see
+    /// [`Graph::spawn_with`].
+    pub fn spawn<T: Send + 'static>(self, out: StreamPort<T>) -> Stream<T>
+    where
+        'a: 'static,
+    {
+        self.spawn_with(out, Options::new())
+    }
+
+    /// Runs the graph in the background and returns the [`Stream`] of what
+    /// reaches `out`. The stages must borrow nothing (`'static`, as with
+    /// `std::thread::spawn`: `move` closures, `Arc` for sharing); to borrow,
+    /// use [`Graph::spawn_scoped_with`]. Dropping the stream before its end
+    /// cancels the run.
+    ///
+    /// # Panics
+    ///
+    /// If `out` is not this graph's stream, and as [`Graph::run_with`].
+    pub fn spawn_with<T: Send + 'static>(
+        self,
+        out: StreamPort<T>,
+        options: Options<'static>,
+    ) -> Stream<T>
+    where
+        'a: 'static,
+    {
+        let (launch, stream) = self.launch(&out, options);
+        let flow = out.flow;
+        thread::Builder::new()
+            .name("para-stream-keeper".into())
+            .spawn(move || keep(launch, &flow))
+            .expect("para: could not start the thread that keeps a stream's run");
+        stream
+    }
+
+    /// [`Graph::spawn_scoped_with`] with default [`Options`].
+    pub fn spawn_scoped<'scope, 'env, T: Send + 'scope>(
+        self,
+        scope: &'scope thread::Scope<'scope, 'env>,
+        out: StreamPort<T>,
+    ) -> Stream<T>
+    where
+        'a: 'scope,
+    {
+        self.spawn_scoped_with(scope, out, Options::new())
+    }
+
+    /// Runs the graph in the background, kept by a thread of `scope`, and
+    /// returns the [`Stream`] of what reaches `out`. The stages may borrow
+    /// what outlives the scope, as scoped threads may: the scope's end waits
+    /// for the run, so no stage outlives a borrow, even if the stream is
+    /// leaked (the scope then waits for a run that may never end).
+    ///
+    /// ```
+    /// let words = vec!["a", "bb", "ccc"];
+    /// std::thread::scope(|s| {
+    ///     let mut g = para::Graph::new();
+    ///     let src = g.source(words.iter());
+    ///     let lens = g.map(src, |w| w.len());
+    ///     let out = g.ordered_stream(lens);
+    ///     let lens: Vec<usize> = g.spawn_scoped(s, out).collect();
+    ///     assert_eq!(lens, [1, 2, 3]);
+    /// });
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// As [`Graph::spawn_with`].
+    pub fn spawn_scoped_with<'scope, 'env, T: Send + 'scope>(
+        self,
+        scope: &'scope thread::Scope<'scope, 'env>,
+        out: StreamPort<T>,
+        options: Options<'a>,
+    ) -> Stream<T>
+    where
+        'a: 'scope,
+    {
+        let (launch, stream) = self.launch(&out, options);
+        let flow = out.flow;
+        thread::Builder::new()
+            .name("para-stream-keeper".into())
+            .spawn_scoped(scope, move || keep(launch, &flow))
+            .expect("para: could not start the thread that keeps a stream's run");
+        stream
+    }
+
     /// Runs the graph with default [`Options`] and returns its [`Report`].
     pub fn run(self) -> Report {
         self.run_with(Options::new())
@@ -610,6 +813,10 @@ impl<'a> Graph<'a> {
     /// If `threads`, `capacity` or `batch` is 0, if an ordered stage can be
     /// reached from several sources, or if a stage panics.
     pub fn run_with(mut self, options: Options<'_>) -> Report {
+        assert!(
+            self.stream.is_none(),
+            "para: this graph ends in a stream (`yield`): start it with Graph::spawn"
+        );
         let settings = options.resolve(&self.specs);
         let plans = plan(&self.specs, settings.threads);
         for (node, plan) in self.nodes.iter_mut().zip(&plans) {
@@ -617,4 +824,14 @@ impl<'a> Graph<'a> {
         }
         run_to_end(self.nodes, plans, settings)
     }
+}
+
+/// The body of a stream's keeper thread: runs the graph to its end (the
+/// nodes are dropped by then), then hands the end to the stream.
+fn keep<T>(launch: Launch<'_, '_>, flow: &Flow<T>) {
+    let ending = match catch_unwind(AssertUnwindSafe(|| launch.complete())) {
+        Ok(ending) => ending,
+        Err(payload) => Err(payload), // a runtime bug: the consumer sees it
+    };
+    flow.end(ending);
 }

@@ -3,6 +3,8 @@
 
 use crate::api::id::NodeId;
 use crate::nodes::outlets::Wire;
+use crate::nodes::stream::Flow;
+use crate::sync::Arc;
 use std::fmt;
 
 /// The output of one or more nodes, carrying items of type `T`.
@@ -66,5 +68,31 @@ impl<T> Port<T> {
 impl<T> fmt::Debug for Port<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Port").field("nodes", &self.ends).finish()
+    }
+}
+
+/// The stream end of a graph: what reaches `yield`, made by
+/// [`Graph::stream`](crate::Graph::stream) or
+/// [`Graph::ordered_stream`](crate::Graph::ordered_stream) and handed to
+/// [`Graph::spawn`](crate::Graph::spawn) (or its variants), which returns
+/// the [`Stream`](crate::Stream) of these items.
+#[must_use = "a stream port must be given to `Graph::spawn`"]
+pub struct StreamPort<T> {
+    pub(crate) node: NodeId,
+    pub(crate) flow: Arc<Flow<T>>,
+}
+
+impl<T> StreamPort<T> {
+    /// The `yield` node.
+    pub fn node(&self) -> NodeId {
+        self.node
+    }
+}
+
+impl<T> fmt::Debug for StreamPort<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StreamPort")
+            .field("node", &self.node)
+            .finish()
     }
 }

@@ -296,9 +296,12 @@ impl<'r, 'g> Executor<'r, 'g> {
             // Release: the source's task reads the flag with Acquire
             // (`source_stopped`); the unpark's RMW comes after this store.
             self.run.core(source).stopped.store(true, Ordering::Release);
-            // A parked source must run once more to see the flag and close.
+            // A parked source must run once more to see the flag and close;
+            // an idle one (a feed) must be woken to.
             if self.run.room.unpark(source) {
                 self.schedule(Task::unclaimed(source));
+            } else {
+                self.run.node(source).wake(self);
             }
         }
     }

@@ -23,6 +23,7 @@ pub(crate) mod executor;
 pub(crate) mod handoff;
 pub(crate) mod node;
 pub(crate) mod plan;
+pub(crate) mod remote;
 pub(crate) mod run;
 pub(crate) mod scheduler;
 pub(crate) mod sizing;

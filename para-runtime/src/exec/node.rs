@@ -18,6 +18,12 @@ pub(crate) trait Node: Send + Sync {
     fn start(&self, ex: &mut Executor<'_, '_>) {
         let _ = ex;
     }
+    /// A source was stopped (`take`, a `?` error) while it may be idle
+    /// rather than queued or parked (a feed waiting for input): make sure a
+    /// task runs to see the stop. Other nodes do nothing.
+    fn wake(&self, ex: &mut Executor<'_, '_>) {
+        let _ = ex;
+    }
     /// Runs one task: `slot` is the claim slot of a limited stage, or `NO_SLOT`.
     fn run(&self, ex: &mut Executor<'_, '_>, slot: u32);
     /// A batch was delivered to this node's inbox: schedule what must run.

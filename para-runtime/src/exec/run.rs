@@ -9,12 +9,13 @@ use crate::api::id::NodeId;
 use crate::data::queue::{LocalQueue, SharedQueue, Thief};
 use crate::exec::node::Node;
 use crate::exec::plan::NodePlan;
+use crate::exec::remote::{cancel, Flags, Remote};
 use crate::exec::stats::NodeStats;
 use crate::exec::task::Task;
 use crate::protocol::completion::Pending;
 use crate::protocol::crew::Crew;
 use crate::protocol::park::Capacity;
-use crate::sync::{lock, AtomicBool, AtomicU64, AtomicUsize, CachePadded, Mutex, Ordering};
+use crate::sync::{lock, Arc, AtomicBool, AtomicU64, AtomicUsize, CachePadded, Mutex, Ordering};
 use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -26,12 +27,6 @@ pub(crate) struct NodeCore {
     /// Exponential moving average of the node's cost per item, in ns
     /// (0 = not measured yet). Feeds the sources' batch-size choice.
     pub(crate) cost_ns: AtomicU64,
-}
-
-/// The end-of-run flags.
-pub(crate) struct Flags {
-    pub(crate) cancelled: AtomicBool,
-    pub(crate) done: AtomicBool,
 }
 
 /// Who failed: a stage (by node) or the runtime itself (a bug).
@@ -47,20 +42,21 @@ pub(crate) struct Run<'g> {
     pub(crate) plans: Vec<NodePlan>,
     pub(crate) cores: Vec<CachePadded<NodeCore>>,
     pub(crate) levels: usize,
-    /// Tasks pushed by threads that are not workers (lanes, the caller).
-    pub(crate) injectors: Vec<SharedQueue<Task>>,
+    /// Tasks pushed by threads that are not workers (lanes, the caller,
+    /// the threads of a [`Remote`]).
+    pub(crate) injectors: Arc<Vec<SharedQueue<Task>>>,
     /// `[worker][level]`: the stealing ends of the workers' deques.
     pub(crate) thieves: Vec<Vec<Thief<Task>>>,
     locals: Mutex<Vec<Option<Vec<LocalQueue<Task>>>>>,
     /// The worker slots and their jobs (see `protocol::crew`).
-    pub(crate) crew: Crew,
+    pub(crate) crew: Arc<Crew>,
     /// Items inside the graph and the sources parked on the bound.
-    pub(crate) room: Capacity,
+    pub(crate) room: Arc<Capacity>,
     pub(crate) batch: usize,
     pub(crate) threads: usize,
     /// Read by every worker between tasks and written once: a line of its
     /// own, so that no counter written per batch shares it.
-    pub(crate) flags: CachePadded<Flags>,
+    pub(crate) flags: Arc<CachePadded<Flags>>,
     pub(crate) closed: AtomicUsize,
     failure: Mutex<Option<Box<dyn Any + Send>>>,
     stats: Mutex<Vec<NodeStats>>,
@@ -102,17 +98,17 @@ impl<'g> Run<'g> {
             nodes,
             cores,
             levels,
-            injectors: (0..levels).map(|_| SharedQueue::new()).collect(),
+            injectors: Arc::new((0..levels).map(|_| SharedQueue::new()).collect()),
             thieves,
             locals: Mutex::new(locals.into_iter().map(Some).collect()),
-            crew: Crew::new(threads),
-            room: Capacity::new(capacity, sources),
+            crew: Arc::new(Crew::new(threads)),
+            room: Arc::new(Capacity::new(capacity, sources)),
             batch,
             threads,
-            flags: CachePadded::new(Flags {
+            flags: Arc::new(CachePadded::new(Flags {
                 cancelled: AtomicBool::new(false),
                 done: AtomicBool::new(n == 0),
-            }),
+            })),
             closed: AtomicUsize::new(0),
             failure: Mutex::new(None),
             stats: Mutex::new(vec![NodeStats::default(); n]),
@@ -182,6 +178,17 @@ impl<'g> Run<'g> {
         }
     }
 
+    /// A handle on this run for threads outside it (see [`Remote`]).
+    pub(crate) fn remote(&self) -> Remote {
+        Remote::new(
+            self.injectors.clone(),
+            self.crew.clone(),
+            self.room.clone(),
+            self.flags.clone(),
+            self.plans.iter().map(|p| p.level).collect(),
+        )
+    }
+
     /// Records a panic: cancels the run and keeps the first payload.
     fn fail(&self, culprit: Culprit, payload: Box<dyn Any + Send>) {
         let mut failure = lock(&self.failure);
@@ -201,8 +208,7 @@ impl<'g> Run<'g> {
             *failure = Some(payload);
         }
         drop(failure);
-        self.flags.cancelled.store(true, Ordering::Release);
-        self.crew.wake_keeper();
+        cancel(&self.flags, &self.crew);
     }
 
     pub(crate) fn take_failure(&self) -> Option<Box<dyn Any + Send>> {

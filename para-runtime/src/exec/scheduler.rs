@@ -44,10 +44,12 @@ use crate::api::report::{NodeReport, Report};
 use crate::exec::executor::Executor;
 use crate::exec::node::Node;
 use crate::exec::plan::NodePlan;
+use crate::exec::remote::Remote;
 use crate::exec::run::{Culprit, Run};
 use crate::exec::worker::{is_worker_of, worker_main};
 use crate::sync::{channel, thread, CachePadded, OnceLock, StdMutex};
 use rayon_core::ThreadPool;
+use std::any::Any;
 use std::panic::resume_unwind;
 use std::time::Instant;
 
@@ -97,46 +99,102 @@ pub(crate) fn run_to_end<'g>(
     plans: Vec<NodePlan>,
     settings: Settings<'_>,
 ) -> Report {
-    let Settings {
-        threads,
-        capacity,
-        batch,
-        pool,
-    } = settings;
+    match Launch::new(nodes, plans, settings).complete() {
+        Ok(report) => report,
+        Err(payload) => resume_unwind(payload),
+    }
+}
+
+/// A run set up and not started yet: its [`Remote`] can be handed out
+/// first (to a stream's consumer), and [`Launch::complete`] runs it on the
+/// thread that calls it (the caller, or a stream's keeper).
+pub(crate) struct Launch<'g, 'p> {
     // On the heap and padded: workers read the run's fields all the time,
     // and on the caller's stack they could share a cache line with the
     // variables a sink writes per item.
-    let run = Box::new(CachePadded::new(Run::new(
-        nodes, plans, threads, capacity, batch,
-    )));
-    let started = Instant::now();
-    execute(&run, pool);
-    let elapsed = started.elapsed();
-    if let Some(payload) = run.take_failure() {
-        drop(run); // drops every item still inside, before unwinding
-        resume_unwind(payload);
+    run: Box<CachePadded<Run<'g>>>,
+    pool: Pool<'p>,
+}
+
+impl<'g, 'p> Launch<'g, 'p> {
+    pub(crate) fn new(
+        nodes: Vec<Box<dyn Node + 'g>>,
+        plans: Vec<NodePlan>,
+        settings: Settings<'p>,
+    ) -> Self {
+        let Settings {
+            threads,
+            capacity,
+            batch,
+            pool,
+        } = settings;
+        let run = Box::new(CachePadded::new(Run::new(
+            nodes, plans, threads, capacity, batch,
+        )));
+        Launch { run, pool }
     }
-    let nodes = run
-        .node_ids()
-        .zip(&run.plans)
-        .zip(run.stats())
-        .map(|((id, plan), s)| {
-            NodeReport::new(
-                id,
-                plan.label.clone(),
-                plan.kind,
-                s.items_in,
-                s.items_out,
-                s.batches,
-                s.busy,
-            )
-        })
-        .collect();
-    let edges = run
-        .node_ids()
-        .flat_map(|id| run.plan(id).downstream.iter().map(move |&down| (id, down)))
-        .collect();
-    Report::new(nodes, edges, threads, elapsed, run.peak_alive())
+
+    /// A handle on the run for threads outside it.
+    pub(crate) fn remote(&self) -> Remote {
+        self.run.remote()
+    }
+
+    /// Runs to the end and reports, or returns the payload of the panic
+    /// that cancelled the run. Every item still inside is dropped before
+    /// this returns.
+    pub(crate) fn complete(self) -> Result<Report, Box<dyn Any + Send>> {
+        let Launch { run, pool } = self;
+        let started = Instant::now();
+        execute(&run, pool);
+        let elapsed = started.elapsed();
+        if let Some(payload) = run.take_failure() {
+            drop(run); // drops every item still inside, before unwinding
+            return Err(payload);
+        }
+        let nodes = run
+            .node_ids()
+            .zip(&run.plans)
+            .zip(run.stats())
+            .map(|((id, plan), s)| {
+                NodeReport::new(
+                    id,
+                    plan.label.clone(),
+                    plan.kind,
+                    s.items_in,
+                    s.items_out,
+                    s.batches,
+                    s.busy,
+                )
+            })
+            .collect();
+        let edges = run
+            .node_ids()
+            .flat_map(|id| run.plan(id).downstream.iter().map(move |&down| (id, down)))
+            .collect();
+        Ok(Report::new(
+            nodes,
+            edges,
+            run.threads,
+            elapsed,
+            run.peak_alive(),
+        ))
+    }
+}
+
+impl Pool<'_> {
+    /// Where the workers of a run kept by a thread of its own (a stream's
+    /// keeper) go: that thread is in no pool, so "the pool the caller is
+    /// in" must be decided here, on the caller. The global pool stays the
+    /// global pool; from a thread of another pool (a stream made inside a
+    /// stage or a rayon job), the process-wide pool of `threads` threads.
+    pub(crate) fn for_background(self, threads: usize) -> Self {
+        match self {
+            Pool::Current if rayon_core::current_thread_index().is_some() => {
+                Pool::Shared(shared_pool(threads))
+            }
+            pool => pool,
+        }
+    }
 }
 
 /// Runs `run` to completion (or cancellation). Returns when every worker and

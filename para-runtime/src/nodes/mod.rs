@@ -12,6 +12,8 @@
 //! `protocol`, `data`, `api`, `sync`.
 
 pub(crate) mod device;
+pub(crate) mod feed;
 pub(crate) mod outlets;
 pub(crate) mod source;
 pub(crate) mod stage;
+pub(crate) mod stream;

@@ -8,6 +8,7 @@ use crate::data::batch::{Batch, Tag, PATH_DIGIT_BITS};
 use crate::data::inbox::Inbox;
 use crate::exec::executor::Executor;
 use crate::exec::task::Task;
+use crate::nodes::stream::Flow;
 use crate::protocol::claim::{Notify, Slots};
 use crate::sync::{lock, Arc, Mutex};
 
@@ -43,6 +44,9 @@ pub(crate) struct Outlets<T> {
     /// whole batch (`Vec::extend_from_slice`): one indirect call per batch,
     /// and a `memcpy` for `Copy` items, instead of an indirect call per item.
     pub(crate) clone: Option<CloneBatch<T>>,
+    /// Set on the `yield` node, which has no edges: its batches go to the
+    /// stream's consumer, keeping their capacity units until it takes them.
+    pub(crate) stream: Option<Arc<Flow<T>>>,
 }
 
 impl<T> Default for Outlets<T> {
@@ -50,6 +54,7 @@ impl<T> Default for Outlets<T> {
         Outlets {
             edges: Vec::new(),
             clone: None,
+            stream: None,
         }
     }
 }
@@ -75,6 +80,14 @@ impl<T: Send> Outlets<T> {
         weight: usize,
         forward_empty: bool,
     ) {
+        if let Some(stream) = &self.stream {
+            if items.is_empty() {
+                ex.release(weight);
+            } else {
+                stream.push(items, weight);
+            }
+            return;
+        }
         let n = self.edges.len();
         if n == 0 || (items.is_empty() && !forward_empty) {
             ex.release(weight);

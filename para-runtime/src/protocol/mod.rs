@@ -9,4 +9,6 @@
 pub(crate) mod claim;
 pub(crate) mod completion;
 pub(crate) mod crew;
+pub(crate) mod inlet;
+pub(crate) mod outflow;
 pub(crate) mod park;
