@@ -3,7 +3,8 @@
 //! holds one mistake, and its `.stderr` the expected diagnostic; each file
 //! in `tests/ui-pass/` must compile and run (cases the macros once got
 //! wrong: scoping of loop locals, `?` through type aliases, user functions
-//! named like combinators). Regenerate the `.stderr` files with
+//! named like combinators; `yield`, `scope` and `?` in `pipeline!`).
+//! Regenerate the `.stderr` files with
 //! `TRYBUILD=overwrite` after a toolchain change and review the diff.
 
 #[test]
