@@ -60,7 +60,10 @@ impl<T, U: Send> Stage<T> for Pass<T, U> {
     }
 
     fn name(&self) -> &'static str {
-        "yield"
+        match self.mode {
+            StageMode::Ordered => "ordered yield",
+            _ => "yield",
+        }
     }
 
     fn process(&self, item: T, out: &mut Output<'_, U>) {
