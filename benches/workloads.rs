@@ -3,8 +3,10 @@
 //! implementation (sequential, rayon, crossbeam, crossbeam-batch, para) at
 //! the thread count given by
 //! `PARA_BENCH_THREADS` (default 2), sizes scaled by `PARA_BENCH_SCALE`
-//! (default 1.0). Checksums are asserted equal across implementations before
-//! anything is timed.
+//! (default 1.0). W1, W2 and W3 also run their stream variants (Para ending
+//! in `yield`, consumed by a `for` loop; W2 as an iterator with dpc-pariter
+//! and rayon's `par_bridge`). Checksums are asserted equal across
+//! implementations and variants before anything is timed.
 //!
 //! Run: `cargo bench --bench workloads` (add `-- W3` to run one group). For one
 //! table with speed-ups, ratios and peak memory, see `examples/bench_table.rs`.
@@ -27,7 +29,8 @@ fn threads_from_env() -> usize {
 }
 
 fn bench_workload(c: &mut Criterion, w: &dyn Workload, threads: usize) {
-    workloads::agreed_checksum(w, threads);
+    let checksum = workloads::agreed_checksum(w, threads);
+    workloads::agreed_variants(w, threads, checksum);
     w.verify(threads);
 
     let mut group = c.benchmark_group(format!("{}_{}", w.id(), w.name()));
@@ -42,6 +45,13 @@ fn bench_workload(c: &mut Criterion, w: &dyn Workload, threads: usize) {
         group.bench_with_input(BenchmarkId::new(imp.name(), threads), &threads, |b, &t| {
             b.iter(|| w.run(imp, t))
         });
+    }
+    for &variant in w.variants() {
+        group.bench_with_input(
+            BenchmarkId::new(variant.name(), threads),
+            &threads,
+            |b, &t| b.iter(|| w.run_variant(variant, t)),
+        );
     }
     group.finish();
 }

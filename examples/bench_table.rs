@@ -10,6 +10,12 @@
 //! implementation once. Checksums are asserted equal across implementations
 //! on every run.
 //!
+//! A second table measures the stream variants (benches/README.md, "Streams"):
+//! W1 ending in a bare stream and W2 and W3 ending in an ordered stream, each
+//! consumed by a `for` loop, against Para's sink version measured again in
+//! the same round-robin, and W2 as an iterator with dpc-pariter's
+//! `parallel_map` and rayon's `par_bridge()` against Para's ordered stream.
+//!
 //! Run: `cargo run --release --example bench_table -- [--threads T] [--runs R]
 //! [--scale S] [--only W1,W4]` (defaults: 2 threads, 3 runs, scale from
 //! `PARA_BENCH_SCALE` or 1.0, all workloads).
@@ -21,7 +27,7 @@ use std::process::Command;
 use std::time::Instant;
 use workloads::w5_stateful::Stateful;
 use workloads::w6_memory::Memory;
-use workloads::{Impl, Workload};
+use workloads::{Impl, Variant, Workload};
 
 /// The hidden first argument of the W6 memory child process.
 const W6_CHILD: &str = "--w6-child";
@@ -181,6 +187,108 @@ fn measure(w: &dyn Workload, threads: usize, runs: usize) -> (Vec<f64>, u64) {
     (times.into_iter().map(median).collect(), checksum)
 }
 
+/// One timed run of `run`, which must return `checksum`: ns per item of `w`.
+fn time_per_item(w: &dyn Workload, name: &str, checksum: u64, run: impl FnOnce() -> u64) -> f64 {
+    let started = Instant::now();
+    let got = run();
+    let elapsed = started.elapsed();
+    assert_eq!(got, checksum, "{} {name}: checksum changed", w.id());
+    elapsed.as_secs_f64() * 1e9 / w.items() as f64
+}
+
+/// The median time per item (ns) of Para's sink version ([`Impl::Para`])
+/// and of every [`Variant`] of `w`, in [`Workload::variants`] order. They
+/// are measured round-robin in a pass of their own, so that the ratios
+/// between them come from the same spell of this noisy machine.
+fn measure_variants(
+    w: &dyn Workload,
+    threads: usize,
+    runs: usize,
+    checksum: u64,
+) -> (f64, Vec<f64>) {
+    // One untimed run each (the sink version had its own in `measure`).
+    workloads::agreed_variants(w, threads, checksum);
+    let variants = w.variants();
+    let mut sink = Vec::with_capacity(runs);
+    let mut times = vec![Vec::with_capacity(runs); variants.len()];
+    for _ in 0..runs {
+        sink.push(time_per_item(w, Impl::Para.name(), checksum, || {
+            w.run(Impl::Para, threads)
+        }));
+        for (i, &variant) in variants.iter().enumerate() {
+            times[i].push(time_per_item(w, variant.name(), checksum, || {
+                w.run_variant(variant, threads)
+            }));
+        }
+    }
+    (median(sink), times.into_iter().map(median).collect())
+}
+
+/// The rows and bar lines of one workload's stream variants.
+struct VariantRows {
+    rows: Vec<String>,
+    bars: Vec<String>,
+}
+
+/// The stream table's rows for `w`: Para's sink version, then every
+/// variant with its ratio to what it is compared with, and the bar lines
+/// (the streams: within 2% of the sink version where the sink is ordered).
+fn variant_rows(w: &dyn Workload, sequential: f64, sink: f64, times: &[f64]) -> VariantRows {
+    let variants = w.variants();
+    let ordered = variants.contains(&Variant::ParaOrderedStream);
+    let sink_name = if ordered {
+        "para (ordered sink)"
+    } else {
+        "para (sink)"
+    };
+    let time_of = |compared_with: Option<Variant>| match compared_with {
+        None => (sink, sink_name),
+        Some(v) => {
+            let i = variants.iter().position(|&x| x == v).expect("listed");
+            (times[i], v.name())
+        }
+    };
+    let row = |name: &str, t: f64, ratio: String, against: &str| {
+        format!(
+            "| {} `{}` | {name} | {} | {:.2}x | {ratio} | {against} |",
+            w.id(),
+            w.name(),
+            per_item(t),
+            sequential / t
+        )
+    };
+    let mut rows = vec![row(sink_name, sink, "1.00".into(), "(the reference)")];
+    let mut bars = Vec::new();
+    for (&variant, &t) in variants.iter().zip(times) {
+        let (reference, against) = time_of(variant.compared_with());
+        let ratio = t / reference;
+        rows.push(row(variant.name(), t, format!("{ratio:.3}"), against));
+        bars.push(match variant {
+            Variant::ParaOrderedStream => format!(
+                "{} stream: para-ordered-stream (a `for` loop) {ratio:.3}x the ordered sink's \
+                 time per item; bar: at most 1.02x: {}",
+                w.id(),
+                Bar::met(ratio <= 1.02)
+            ),
+            Variant::ParaStream => format!(
+                "{} stream: para-stream (a `for` loop) {} per item, {ratio:.2}x the sink's ({}) \
+                 (no bar)",
+                w.id(),
+                per_item(t),
+                per_item(reference)
+            ),
+            Variant::Pariter | Variant::RayonParBridge => format!(
+                "{} as an iterator: {against} {:.2}x the time per item of {} ({}) (no bar)",
+                w.id(),
+                reference / t,
+                variant.name(),
+                per_item(t)
+            ),
+        });
+    }
+    VariantRows { rows, bars }
+}
+
 fn main() {
     let argv: Vec<String> = std::env::args().skip(1).collect();
     if argv.first().map(String::as_str) == Some(W6_CHILD) {
@@ -208,8 +316,13 @@ fn main() {
         "| workload | implementation | time per item | speed-up vs sequential | ratio to best alternative | notes |".to_string(),
         "| --- | --- | ---: | ---: | ---: | --- |".to_string(),
     ];
+    let mut stream_table = vec![
+        "| workload | implementation | time per item | speed-up vs sequential | ratio | compared with |".to_string(),
+        "| --- | --- | ---: | ---: | ---: | --- |".to_string(),
+    ];
     let mut footnotes = Vec::new();
     let mut bars = Vec::new();
+    let mut stream_bars = Vec::new();
     for id in &args.only {
         let w = workloads::build(id, args.scale).expect("known workload");
         let label = format!("{} `{}` (N = {})", w.id(), w.name(), w.items());
@@ -284,10 +397,28 @@ fn main() {
                 note
             ));
         }
+        if !w.variants().is_empty() {
+            eprintln!("  {} stream variants ...", w.id());
+            let (sink, variant_times) =
+                measure_variants(w.as_ref(), args.threads, args.runs, checksum);
+            let VariantRows { rows, bars } =
+                variant_rows(w.as_ref(), sequential, sink, &variant_times);
+            stream_table.extend(rows);
+            stream_bars.extend(bars);
+        }
     }
     println!("{}\n", table.join("\n"));
     for line in footnotes {
         println!("{line}");
+    }
+    if !stream_bars.is_empty() {
+        println!(
+            "\nStreams (SPEC section 5): the pipeline ends in `yield` and a `for` loop takes \
+             its results; Para's sink version measured again, round-robin with the variants. \
+             Speed-up: against the sequential median of the table above; checksums asserted \
+             equal to it.\n"
+        );
+        println!("{}", stream_table.join("\n"));
     }
     println!("\nBars (benches/README.md, at {} threads):", args.threads);
     if args.scale != 1.0 {
@@ -297,7 +428,7 @@ fn main() {
             args.scale
         );
     }
-    for line in bars {
+    for line in bars.iter().chain(&stream_bars) {
         println!("- {line}");
     }
 }

@@ -3,6 +3,10 @@
 //! rayon, hand-written crossbeam-channel pipelines (one item per message, and
 //! 1024-item batches) and Para's `pipeline!`.
 //!
+//! W1, W2 and W3 also run as [`Variant`]s: Para ending in a stream consumed
+//! by a `for` loop, and (W2) the iterator-shaped alternatives dpc-pariter
+//! and rayon's `par_bridge`.
+//!
 //! Shared by the criterion driver (`benches/workloads.rs`) and the table
 //! binary (`examples/bench_table.rs`) through `#[path = ...] mod workloads;`.
 //! Every implementation takes the thread count and returns a `u64` checksum,
@@ -71,6 +75,49 @@ impl Impl {
     }
 }
 
+/// A way of running a workload beyond the five of [`Impl`]: Para's streams
+/// (SPEC section 5: the pipeline ends in `yield` and a `for` loop takes its
+/// results on the calling thread) and the iterator-shaped alternatives they
+/// are compared with. A workload lists the ones it has in
+/// [`Workload::variants`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Variant {
+    /// W1 ending in a bare stream (`yield`, completion order), summed by a
+    /// `for` loop instead of a serial sink.
+    ParaStream,
+    /// W2 and W3 ending in an ordered stream (`#[ordered] yield`), the
+    /// ordered sink's body moved into a `for` loop.
+    ParaOrderedStream,
+    /// W2 as an iterator: dpc-pariter's `parallel_map` (results in order,
+    /// threads of its own per call).
+    Pariter,
+    /// W2 as an iterator: rayon's `par_bridge()` collecting the rows with
+    /// their indices, then a sort by index.
+    RayonParBridge,
+}
+
+impl Variant {
+    /// The name used in benchmark ids and tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            Variant::ParaStream => "para-stream",
+            Variant::ParaOrderedStream => "para-ordered-stream",
+            Variant::Pariter => "pariter",
+            Variant::RayonParBridge => "rayon-par-bridge",
+        }
+    }
+
+    /// What this variant is compared with: `None` for Para's sink version
+    /// ([`Impl::Para`]), which the streams replace; Para's ordered stream for
+    /// the iterator alternatives.
+    pub fn compared_with(self) -> Option<Variant> {
+        match self {
+            Variant::ParaStream | Variant::ParaOrderedStream => None,
+            Variant::Pariter | Variant::RayonParBridge => Some(Variant::ParaOrderedStream),
+        }
+    }
+}
+
 /// One reference workload, runnable by every [`Impl`].
 pub trait Workload: Sync {
     /// `W1` .. `W6`.
@@ -99,6 +146,19 @@ pub trait Workload: Sync {
             Impl::CrossbeamBatch => self.crossbeam_batch(threads),
             Impl::Para => self.para(threads),
         }
+    }
+    /// The [`Variant`]s this workload has, in table order (none by default).
+    fn variants(&self) -> &'static [Variant] {
+        &[]
+    }
+    /// Runs the workload once as `variant` on `threads` threads; returns the
+    /// checksum.
+    ///
+    /// # Panics
+    ///
+    /// If `variant` is not one of [`Workload::variants`].
+    fn run_variant(&self, variant: Variant, _threads: usize) -> u64 {
+        panic!("{} has no {} variant", self.id(), variant.name())
     }
     /// Extra checks beyond checksum equality, run once (W3: the round trip).
     fn verify(&self, _threads: usize) {}
@@ -159,6 +219,22 @@ pub fn agreed_checksum(w: &dyn Workload, threads: usize) -> u64 {
         );
     }
     expected
+}
+
+/// Runs every [`Variant`] of `w` once and asserts each gives `checksum`
+/// (what [`agreed_checksum`] returned).
+pub fn agreed_variants(w: &dyn Workload, threads: usize, checksum: u64) {
+    for &variant in w.variants() {
+        let got = w.run_variant(variant, threads);
+        assert_eq!(
+            got,
+            checksum,
+            "{} {}: {} checksum {got:#x} != sequential {checksum:#x}",
+            w.id(),
+            w.name(),
+            variant.name()
+        );
+    }
 }
 
 /// A rayon pool of `threads` threads. Built per run, like Para's

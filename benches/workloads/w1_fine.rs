@@ -1,9 +1,10 @@
 //! W1 `fine`: source `0..N` (u64, N = 20,000,000), two parallel maps of about
 //! 1 ns each, a serial sink taking the wrapping sum. Measures the per-item
-//! scheduling cost.
+//! scheduling cost. Variant: the same stages ending in a bare stream, summed
+//! by a `for` loop.
 
-use super::Workload;
 use super::{batch_channel, item_channel, rayon_pool, scaled, send_batches, spawn_stage};
+use super::{Variant, Workload};
 use para::prelude::*;
 use rayon::prelude::*;
 use std::hint::black_box;
@@ -29,6 +30,25 @@ impl Fine {
         Fine {
             n: scaled(20_000_000, scale, 1_000),
         }
+    }
+}
+
+impl Fine {
+    /// W1 ending in a bare stream (`yield`): the stages run in the
+    /// background and a `for` loop on the calling thread takes the sum. The
+    /// stages borrow nothing, so the run needs no scope (`Graph::spawn`).
+    /// (The builder form of `pipeline!(threads = T, 0..n => a => b => yield)`.)
+    fn para_stream(&self, threads: usize) -> u64 {
+        let mut g = Graph::new();
+        let src = g.source(0..self.n);
+        let a = g.map(src, stage_a);
+        let b = g.map(a, stage_b);
+        let out = g.stream(b);
+        let mut sum = 0u64;
+        for x in g.spawn_with(out, Options::new().threads(threads)) {
+            sum = sum.wrapping_add(x);
+        }
+        sum
     }
 }
 
@@ -126,5 +146,16 @@ impl Workload for Fine {
             => |x| x ^ (x >> 7)
             => |x| sum = sum.wrapping_add(x));
         sum
+    }
+
+    fn variants(&self) -> &'static [Variant] {
+        &[Variant::ParaStream]
+    }
+
+    fn run_variant(&self, variant: Variant, threads: usize) -> u64 {
+        match variant {
+            Variant::ParaStream => self.para_stream(threads),
+            other => panic!("W1 has no {} variant", other.name()),
+        }
     }
 }

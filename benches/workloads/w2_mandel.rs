@@ -2,9 +2,12 @@
 //! at most 500 iterations. Source: row indices; parallel stage: one row as a
 //! `Vec<u8>` of iteration counts `% 256`; ordered sink appends the rows.
 //! Checksum: FNV-1a 64 of the image. Measures load balance and ordering.
+//! Variants: Para ending in an ordered stream taken by a `for` loop, and W2
+//! as an iterator with dpc-pariter's `parallel_map` and rayon's `par_bridge`.
 
 use super::{batch_channel, fnv1a, item_channel, rayon_pool, send_batches, spawn_stage};
-use super::{Reorder, Workload};
+use super::{Reorder, Variant, Workload};
+use dpc_pariter::IteratorExt as _;
 use para::prelude::*;
 use rayon::prelude::*;
 
@@ -46,6 +49,60 @@ impl Mandel {
 
     fn image_len(&self) -> usize {
         self.side * self.side
+    }
+
+    /// W2 ending in an ordered stream (`#[ordered] yield`): the ordered
+    /// sink's body is a `for` loop on the calling thread. The stage borrows
+    /// `self`, so the run is kept by a thread of a scope
+    /// (`Graph::spawn_scoped`, what `pipeline!(scope = s, ...)` does).
+    fn para_ordered_stream(&self, threads: usize) -> u64 {
+        let mut image = Vec::with_capacity(self.image_len());
+        std::thread::scope(|s| {
+            let mut g = Graph::new();
+            let ys = g.source(0..self.side);
+            let rows = g.map(ys, |y| self.row(y));
+            let out = g.ordered_stream(rows);
+            for row in g.spawn_scoped_with(s, out, Options::new().threads(threads)) {
+                image.extend_from_slice(&row);
+            }
+        });
+        fnv1a(&image)
+    }
+
+    /// W2 as an iterator with dpc-pariter: `parallel_map` over the row
+    /// indices yields the rows in order.
+    fn pariter(&self, threads: usize) -> u64 {
+        let mut image = Vec::with_capacity(self.image_len());
+        dpc_pariter::scope(|s| {
+            let rows = (0..self.side).parallel_map_scoped_custom(
+                s,
+                |o| o.threads(threads),
+                |y| self.row(y),
+            );
+            for row in rows {
+                image.extend_from_slice(&row);
+            }
+        })
+        .expect("pariter: a worker panicked");
+        fnv1a(&image)
+    }
+
+    /// W2 as an iterator with rayon: `par_bridge()` takes the row indices as
+    /// a plain iterator and yields rows in any order, so they are collected
+    /// with their indices and sorted before the image is written.
+    fn rayon_par_bridge(&self, threads: usize) -> u64 {
+        let mut rows: Vec<(usize, Vec<u8>)> = rayon_pool(threads).install(|| {
+            (0..self.side)
+                .par_bridge()
+                .map(|y| (y, self.row(y)))
+                .collect()
+        });
+        rows.sort_unstable_by_key(|&(y, _)| y);
+        let mut image = Vec::with_capacity(self.image_len());
+        for (_, row) in rows {
+            image.extend_from_slice(&row);
+        }
+        fnv1a(&image)
     }
 }
 
@@ -142,5 +199,22 @@ impl Workload for Mandel {
         let mut image = Vec::with_capacity(self.image_len());
         pipeline!(threads = threads, 0..h => |y| self.row(y) => #[ordered] |r| image.extend_from_slice(&r));
         fnv1a(&image)
+    }
+
+    fn variants(&self) -> &'static [Variant] {
+        &[
+            Variant::ParaOrderedStream,
+            Variant::Pariter,
+            Variant::RayonParBridge,
+        ]
+    }
+
+    fn run_variant(&self, variant: Variant, threads: usize) -> u64 {
+        match variant {
+            Variant::ParaOrderedStream => self.para_ordered_stream(threads),
+            Variant::Pariter => self.pariter(threads),
+            Variant::RayonParBridge => self.rayon_par_bridge(threads),
+            other => panic!("W2 has no {} variant", other.name()),
+        }
     }
 }

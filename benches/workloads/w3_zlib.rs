@@ -3,13 +3,14 @@
 //! (flate2 on the system zlib); ordered sink writes each chunk's compressed
 //! length (u32 LE) and bytes. Checksum: FNV-1a 64 of that output; verified
 //! once by decompressing it back to the input. The pigz/pbzip2 use case.
+//! Variant: Para ending in an ordered stream taken by a `for` loop.
 //!
 //! With 64 chunks, a 1024-item batch holds the whole input: the batched
 //! crossbeam pipeline then compresses on one worker. That is what batches of
 //! 1024 coarse items do, so it is measured as is.
 
 use super::{batch_channel, fnv1a, item_channel, rayon_pool, send_batches, spawn_stage};
-use super::{Reorder, Workload};
+use super::{Reorder, Variant, Workload};
 use flate2::write::ZlibEncoder;
 use flate2::Compression;
 use para::prelude::*;
@@ -81,6 +82,24 @@ impl Zlib {
 
     fn chunks(&self) -> std::slice::Chunks<'_, u8> {
         self.text.chunks(CHUNK)
+    }
+
+    /// W3 ending in an ordered stream (`#[ordered] yield`): the ordered
+    /// sink's body is a `for` loop on the calling thread. The source borrows
+    /// the text, so the run is kept by a thread of a scope
+    /// (`Graph::spawn_scoped`, what `pipeline!(scope = s, ...)` does).
+    fn para_ordered_stream(&self, threads: usize) -> u64 {
+        let mut out = Vec::with_capacity(self.text.len() / 2);
+        std::thread::scope(|s| {
+            let mut g = Graph::new();
+            let chunks = g.source(self.chunks());
+            let compressed = g.map(chunks, zlib);
+            let stream = g.ordered_stream(compressed);
+            for z in g.spawn_scoped_with(s, stream, Options::new().threads(threads)) {
+                append(&mut out, &z);
+            }
+        });
+        fnv1a(&out)
     }
 
     /// The ordered output, as the sequential loop writes it.
@@ -179,6 +198,17 @@ impl Workload for Zlib {
         let mut out = Vec::with_capacity(self.text.len() / 2);
         pipeline!(threads = threads, self.chunks() => zlib => #[ordered] |z| append(&mut out, &z));
         fnv1a(&out)
+    }
+
+    fn variants(&self) -> &'static [Variant] {
+        &[Variant::ParaOrderedStream]
+    }
+
+    fn run_variant(&self, variant: Variant, threads: usize) -> u64 {
+        match variant {
+            Variant::ParaOrderedStream => self.para_ordered_stream(threads),
+            other => panic!("W3 has no {} variant", other.name()),
+        }
     }
 
     /// Decompressing the ordered output gives the input back. (The other

@@ -74,11 +74,13 @@ impl NodeReport {
     /// | --- | --- |
     /// | `source` | [`Graph::source`](crate::Graph::source) |
     /// | `split` | [`Graph::split_source`](crate::Graph::split_source) (`#[split]`) |
+    /// | `feed` | [`Graph::feed_source`](crate::Graph::feed_source) (a [`Feed`](crate::Feed) as a source) |
     /// | `map` | [`Graph::map`](crate::Graph::map) |
     /// | `serial` | [`Graph::serial_map`](crate::Graph::serial_map) (`#[serial]`) |
     /// | `ordered` | [`Graph::ordered_map`](crate::Graph::ordered_map) (`#[ordered]`) |
     /// | `sink` | [`Graph::sink`](crate::Graph::sink), [`Graph::parallel_sink`](crate::Graph::parallel_sink) (`#[parallel]`) |
     /// | `ordered sink` | [`Graph::ordered_sink`](crate::Graph::ordered_sink) |
+    /// | `yield`, `ordered yield` | [`Graph::stream`](crate::Graph::stream), [`Graph::ordered_stream`](crate::Graph::ordered_stream) (`yield`, `#[ordered] yield`) |
     /// | `device` | [`Graph::device`](crate::Graph::device), [`Graph::device_mut`](crate::Graph::device_mut) (`#[gpu]`) |
     /// | `filter`, `filter_map`, `flat_map`, `inspect`, `batch`, `unbatch`, `take`, `take_while` | the [combinators](crate::combinators) |
     /// | `stage`, or what [`Stage::name`](crate::Stage::name) returns | [`Graph::stage`](crate::Graph::stage) with a stage of your own |

@@ -68,7 +68,14 @@ impl<T> Shared<T> {
     /// start), scheduling the source if it is idle; gives the item back if
     /// the input has ended.
     fn push(&self, item: T, holds_unit: bool) -> Result<(), T> {
-        match self.inlet.push(item) {
+        // A producer that saw no run may push after the start: its item
+        // then takes its unit here (see `Inlet::push`).
+        let count = || {
+            if let Some((remote, _)) = self.run.get() {
+                remote.add(1);
+            }
+        };
+        match self.inlet.push(item, holds_unit, count) {
             Ok(Pushed::Schedule) => {
                 let (remote, node) = self.run.get().expect("scheduled after the start");
                 remote.schedule(*node);

@@ -62,11 +62,13 @@ impl<T> Default for Outlets<T> {
 impl<T: Send> Outlets<T> {
     /// An empty buffer for this node's next output batch: a spare one from
     /// the inbox the batch itself will go to (the last edge's; see
-    /// `inbox`), or a new `Vec` if there is none or no edge.
+    /// `inbox`) or from the stream it goes to, or a new `Vec` if there is
+    /// none or no edge.
     pub(crate) fn spare(&self, ex: &Executor<'_, '_>) -> Vec<T> {
-        match self.edges.last() {
-            Some(edge) => edge.inbox.spare(ex.worker_index()),
-            None => Vec::new(),
+        match (self.edges.last(), &self.stream) {
+            (Some(edge), _) => edge.inbox.spare(ex.worker_index()),
+            (None, Some(stream)) => stream.spare(),
+            (None, None) => Vec::new(),
         }
     }
 

@@ -60,7 +60,10 @@ impl<T, U: Send> Stage<T> for Pass<T, U> {
     }
 
     fn name(&self) -> &'static str {
-        "yield"
+        match self.mode {
+            StageMode::Ordered => "ordered yield",
+            _ => "yield",
+        }
     }
 
     fn process(&self, item: T, out: &mut Output<'_, U>) {
@@ -68,6 +71,7 @@ impl<T, U: Send> Stage<T> for Pass<T, U> {
     }
 
     fn process_batch(&self, input: &mut Input<'_, T>, out: &mut Output<'_, U>) {
+        out.reserve(input.len());
         input.map_into(out, self.convert);
     }
 }
@@ -109,8 +113,11 @@ const HELP_INTERVAL: Duration = Duration::from_millis(1);
 pub struct Stream<T> {
     flow: Arc<Flow<T>>,
     remote: Remote,
-    /// The chunk being handed out.
-    current: std::vec::IntoIter<T>,
+    /// The chunk being handed out, reversed (items are popped off the
+    /// end, so the emptied buffer can go back to the workers).
+    current: Vec<T>,
+    /// An emptied buffer to give back with the next take.
+    emptied: Option<Vec<T>>,
     /// The capacity units of `current`, given back with its last item.
     units: usize,
     /// The run's report, once its end was taken.
@@ -126,7 +133,8 @@ impl<T> Stream<T> {
         Stream {
             flow,
             remote,
-            current: Vec::new().into_iter(),
+            current: Vec::new(),
+            emptied: None,
             units: 0,
             report: None,
             ended: false,
@@ -179,19 +187,20 @@ impl<T> Stream<T> {
     /// Takes the next chunk or the end, helping the consumer's pool
     /// meanwhile if the consumer is a pool thread (the run's workers may
     /// be queued behind it there).
-    fn take_chunk(&self) -> Taken<T, Ending> {
+    fn take_chunk(&mut self) -> Taken<T, Ending> {
+        let mut emptied = self.emptied.take();
         if rayon_core::current_thread_index().is_none() {
-            return self.flow.take(Wait::Forever);
+            return self.flow.take(Wait::Forever, emptied);
         }
         loop {
-            match self.flow.take(Wait::No) {
+            match self.flow.take(Wait::No, emptied.take()) {
                 Taken::Nothing => {}
                 taken => return taken,
             }
             if let Some(rayon_core::Yield::Executed) = rayon_core::yield_now() {
                 continue;
             }
-            match self.flow.take(Wait::For(HELP_INTERVAL)) {
+            match self.flow.take(Wait::For(HELP_INTERVAL), None) {
                 Taken::Nothing if !self.flow.is_over() => {}
                 taken => return taken,
             }
@@ -209,7 +218,7 @@ impl<T> Stream<T> {
     /// The run failed: wait for its end (its items are dropped by then)
     /// and resume the panic here.
     fn fail(&mut self) -> ! {
-        self.current = Vec::new().into_iter();
+        self.current = Vec::new();
         loop {
             match self.take_chunk() {
                 Taken::Chunk(chunk) => drop(chunk),
@@ -235,9 +244,10 @@ impl<T> Iterator for Stream<T> {
 
     fn next(&mut self) -> Option<T> {
         loop {
-            if let Some(item) = self.current.next() {
-                if self.current.len() == 0 {
+            if let Some(item) = self.current.pop() {
+                if self.current.is_empty() {
                     self.give_back();
+                    self.emptied = Some(std::mem::take(&mut self.current));
                 }
                 return Some(item);
             }
@@ -252,9 +262,10 @@ impl<T> Iterator for Stream<T> {
                         drop(items);
                         self.fail();
                     }
-                    self.current = items.into_iter();
+                    self.current = items;
+                    self.current.reverse();
                     self.units = units;
-                    if self.current.len() == 0 {
+                    if self.current.is_empty() {
                         self.give_back();
                     }
                 }

@@ -141,12 +141,18 @@ impl<T> Inlet<T> {
         lock(&self.state).attached
     }
 
-    /// A producer pushes `item` (holding its unit if the run started), or
-    /// gets it back if the input has ended.
-    pub(crate) fn push(&self, item: T) -> Result<Pushed, T> {
+    /// A producer pushes `item`, or gets it back if the input has ended.
+    /// An item sent without a capacity unit (its producer saw no run yet)
+    /// that finds the run started after all gets one from `count`, called
+    /// under the lock, before any task can take the item and give a unit
+    /// back.
+    pub(crate) fn push(&self, item: T, has_unit: bool, count: impl FnOnce()) -> Result<Pushed, T> {
         let mut state = lock(&self.state);
         if state.ended {
             return Err(item);
+        }
+        if state.attached && !has_unit {
+            count();
         }
         state.queue.push_back(item);
         if state.attached && !take_turn(&mut state) {
@@ -229,11 +235,11 @@ mod tests {
     #[test]
     fn items_sent_before_the_start_are_counted_at_attach() {
         let inlet = Inlet::new();
-        assert_eq!(inlet.push(1), Ok(Pushed::Queued));
-        assert_eq!(inlet.push(2), Ok(Pushed::Queued));
+        assert_eq!(inlet.push(1, false, || unreachable!()), Ok(Pushed::Queued));
+        assert_eq!(inlet.push(2, false, || unreachable!()), Ok(Pushed::Queued));
         assert_eq!(inlet.attach(), (2, true));
         // A task is on its way: the next push schedules none.
-        assert_eq!(inlet.push(3), Ok(Pushed::Queued));
+        assert_eq!(inlet.push(3, true, || unreachable!()), Ok(Pushed::Queued));
         let mut held = 0;
         let pull = inlet.pull(2, false, || held += 1);
         assert_eq!(
@@ -257,7 +263,7 @@ mod tests {
         assert_eq!(inlet.pull(2, false, || unreachable!()), Pull::Idle);
         // Idle: the next push schedules a task, the last feeder's drop not
         // (that task will see the end).
-        assert_eq!(inlet.push(4), Ok(Pushed::Schedule));
+        assert_eq!(inlet.push(4, true, || unreachable!()), Ok(Pushed::Schedule));
         assert!(!inlet.drop_feeder());
         let _ = inlet.pull(8, false, || {});
         assert_eq!(
@@ -267,20 +273,24 @@ mod tests {
             }
         );
         assert_eq!(inlet.pull(8, false, || unreachable!()), Pull::Over);
-        assert_eq!(inlet.push(5), Err(5));
+        assert_eq!(inlet.push(5, true, || unreachable!()), Err(5));
     }
 
     #[test]
     fn a_stop_discards_what_is_queued_and_refuses_more() {
         let inlet = Inlet::new();
         inlet.attach();
-        assert_eq!(inlet.push(1), Ok(Pushed::Schedule));
+        // A producer that saw no run pushes after the start: its item is
+        // counted, under the lock.
+        let mut counted = 0;
+        assert_eq!(inlet.push(1, false, || counted += 1), Ok(Pushed::Schedule));
+        assert_eq!(counted, 1);
         match inlet.pull(8, true, || unreachable!()) {
             Pull::End { dropped } => assert_eq!(dropped, [1]),
             other => panic!("{other:?}"),
         }
         assert_eq!(inlet.wakes(), None);
-        assert_eq!(inlet.push(2), Err(2));
+        assert_eq!(inlet.push(2, true, || unreachable!()), Err(2));
     }
 
     #[test]
@@ -317,7 +327,7 @@ mod loom_models {
                 .map(|p| {
                     let (inlet, tasks) = (inlet.clone(), tasks.clone());
                     thread::spawn(move || {
-                        if inlet.push(p) == Ok(Pushed::Schedule) {
+                        if inlet.push(p, true, || {}) == Ok(Pushed::Schedule) {
                             tasks.fetch_add(1, Ordering::SeqCst);
                         }
                         if inlet.drop_feeder() {

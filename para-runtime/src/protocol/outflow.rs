@@ -35,7 +35,13 @@ struct State<T, End> {
     over: bool,
     /// The consumer waits on `ready`.
     waiting: bool,
+    /// Emptied chunk buffers the consumer gave back, for the workers'
+    /// next chunks (so a stream allocates no buffer per batch).
+    spares: Vec<Vec<T>>,
 }
+
+/// How many emptied buffers an outflow keeps.
+const MAX_SPARES: usize = 8;
 
 /// What [`Outflow::take`] found.
 pub(crate) enum Taken<T, End> {
@@ -73,6 +79,7 @@ impl<T, End> Outflow<T, End> {
                 end: None,
                 over: false,
                 waiting: false,
+                spares: Vec::new(),
             }),
             ready: Condvar::new(),
         }
@@ -87,6 +94,12 @@ impl<T, End> Outflow<T, End> {
         if state.waiting {
             self.ready.notify_one();
         }
+    }
+
+    /// An empty buffer for a worker's next chunk: one the consumer gave
+    /// back, or a new one.
+    pub(crate) fn spare(&self) -> Vec<T> {
+        lock(&self.state).spares.pop().unwrap_or_default()
     }
 
     /// The keeper: the run is over. Called once, after the last push.
@@ -106,8 +119,16 @@ impl<T, End> Outflow<T, End> {
 
     /// The consumer takes the next chunk, or the end once every chunk is
     /// taken, waiting as `wait` allows.
-    pub(crate) fn take(&self, wait: Wait) -> Taken<T, End> {
+    /// `emptied` is the buffer of the chunk the consumer finished, kept
+    /// for a worker's next chunk.
+    pub(crate) fn take(&self, wait: Wait, emptied: Option<Vec<T>>) -> Taken<T, End> {
         let mut state = lock(&self.state);
+        if let Some(buffer) = emptied {
+            debug_assert!(buffer.is_empty());
+            if state.spares.len() < MAX_SPARES && buffer.capacity() > 0 {
+                state.spares.push(buffer);
+            }
+        }
         loop {
             if let Some(chunk) = state.chunks.pop_front() {
                 return Taken::Chunk(chunk);
@@ -159,11 +180,14 @@ mod tests {
         flow.push(vec![1, 2], 2);
         flow.push(vec![3], 1);
         flow.end("report");
-        assert!(matches!(flow.take(Wait::No), Taken::Chunk((v, 2)) if v == [1, 2]));
-        assert!(matches!(flow.take(Wait::Forever), Taken::Chunk((v, 1)) if v == [3]));
-        assert!(matches!(flow.take(Wait::Forever), Taken::End("report")));
+        assert!(matches!(flow.take(Wait::No, None), Taken::Chunk((v, 2)) if v == [1, 2]));
+        assert!(matches!(flow.take(Wait::Forever, None), Taken::Chunk((v, 1)) if v == [3]));
+        assert!(matches!(
+            flow.take(Wait::Forever, None),
+            Taken::End("report")
+        ));
         // After the end was taken, even a blocking take returns at once.
-        assert!(matches!(flow.take(Wait::Forever), Taken::Nothing));
+        assert!(matches!(flow.take(Wait::Forever, None), Taken::Nothing));
         assert!(flow.is_over());
     }
 
@@ -171,7 +195,7 @@ mod tests {
     fn a_timed_wait_returns_nothing_when_nothing_comes() {
         let flow: Outflow<u32, ()> = Outflow::new();
         let wait = Wait::For(std::time::Duration::from_millis(1));
-        assert!(matches!(flow.take(wait), Taken::Nothing));
+        assert!(matches!(flow.take(wait, None), Taken::Nothing));
         assert!(!flow.is_over());
     }
 }
@@ -207,7 +231,7 @@ mod loom_models {
             };
             let mut seen = Vec::new();
             let end = loop {
-                match flow.take(Wait::Forever) {
+                match flow.take(Wait::Forever, None) {
                     Taken::Chunk((items, units)) => {
                         assert_eq!(units, 1);
                         seen.extend(items);
@@ -232,9 +256,9 @@ mod loom_models {
                 let flow = flow.clone();
                 thread::spawn(move || flow.push(vec![1], 1))
             };
-            let early = matches!(flow.take(Wait::No), Taken::Chunk(_));
+            let early = matches!(flow.take(Wait::No, None), Taken::Chunk(_));
             worker.join().unwrap();
-            let late = matches!(flow.take(Wait::No), Taken::Chunk(_));
+            let late = matches!(flow.take(Wait::No, None), Taken::Chunk(_));
             assert!(early ^ late);
         });
     }
