@@ -19,13 +19,13 @@
 //!
 //! ```text
 //! pipeline!( [OPTIONS ,] FLOW { ; FLOW } [;] )
-//! OPTIONS := EXPR | KEY = EXPR { , KEY = EXPR }      threads | capacity | batch | pool
-//! FLOW    := STAGE { => STAGE }
+//! OPTIONS := EXPR | KEY = EXPR { , KEY = EXPR }      threads | capacity | batch | pool | scope
+//! FLOW    := STAGE { => STAGE }                      the last stage of one flow may be `yield`
 //! STAGE   := { ATTR } [ 'label : ] BODY | 'label | ( FLOW , FLOW { , FLOW } [,] )
 //! ```
 //!
 //! The first stage of a flow is a source (any `IntoIterator` of `Send`
-//! items). A stage with a downstream is a map and runs on many workers at
+//! items, or a [`Feed`]). A stage with a downstream is a map and runs on many workers at
 //! once (`Fn`); a stage with none is a sink and runs on one worker at a time,
 //! so it may mutate what it captures. `pipeline!` returns the run's
 //! [`Report`].
@@ -120,6 +120,136 @@
 //! use para::prelude::*;
 //! let mut seen = 0;
 //! pipeline!(0..10 => |x| { seen += 1; x } => |_x| ()); // add #[serial] to the map
+//! ```
+//!
+//! ## Streams: results as an iterator
+//!
+//! One flow may end in `yield` instead of a sink: the pipeline then starts
+//! in the background and `pipeline!` evaluates to a [`Stream`], an
+//! `Iterator` of what reaches `yield` (`#[ordered] yield`: in source order,
+//! as an ordered sink would see them; bare `yield`: in the order they are
+//! done). Other flows may still end in sinks.
+//!
+//! ```
+//! use para::prelude::*;
+//! let squares = pipeline!(threads = 4, 0..1_000u64 => |x| x * x => #[ordered] yield);
+//! assert_eq!(squares.take(3).collect::<Vec<_>>(), [0, 1, 4]); // dropping the rest cancels the run
+//!
+//! let words = vec!["a", "bb", "ccc"];
+//! std::thread::scope(|s| {
+//!     // with `scope = s`, stages may borrow what outlives the scope, as scoped threads do
+//!     let lens = pipeline!(scope = s, words.iter() => |w| w.len() => #[ordered] yield);
+//!     assert_eq!(lens.collect::<Vec<_>>(), [1, 2, 3]);
+//! });
+//! ```
+//!
+//! * Without `scope`, every stage must be `Send + 'static` (`move`
+//!   closures, `Arc` for sharing), as with `std::thread::spawn`; a closure
+//!   that borrows a local is a compile error that says to add `scope = s`
+//!   or `move`. With `scope = s` (a `&std::thread::Scope`), stages may
+//!   borrow: the scope's end waits for the run, so even a leaked stream
+//!   cannot let a stage outlive its borrows.
+//! * Items waiting in the stream count against `capacity`: a consumer that
+//!   stops pulling parks the sources, so memory stays bounded.
+//! * Dropping a stream early cancels the run: sources stop, items inside
+//!   are dropped once, workers are released, and the drop returns when the
+//!   run is over.
+//! * A stage panic resumes on the consumer's thread, in the `next()` call
+//!   that follows it. [`Stream::finish`] drains the rest and returns the
+//!   [`Report`]; [`Stream::report`] gives it after the last item.
+//!
+//! ```
+//! use para::prelude::*;
+//! let mut evens = 0;
+//! std::thread::scope(|s| {
+//!     let mut odds = pipeline!(scope = s,
+//!         0..100u32 => filter(|x| x % 2 == 1) => |x| x * 10 => yield;
+//!         0..100u32 => filter(|x| x % 2 == 0) => |_x| evens += 1; // a sink beside the stream
+//!     );
+//!     let mut seen: Vec<u32> = odds.by_ref().collect();
+//!     seen.sort_unstable();
+//!     assert_eq!((seen.len(), seen[0]), (50, 10));
+//!     let report = odds.report().expect("the stream is exhausted");
+//!     assert_eq!(report.nodes().iter().map(|n| n.items_in()).max(), Some(100));
+//! });
+//! assert_eq!(evens, 50);
+//! ```
+//!
+//! ## Feeds: inputs that arrive while it runs
+//!
+//! [`feed`] makes a [`Feeder`] (`Clone + Send`, one per producer thread) and
+//! a [`Feed`], a source. A feed never blocks a worker: workers take what has
+//! been sent and do other work meanwhile. [`Feeder::send`] blocks while the
+//! graph is at `capacity` (an item counts from the moment it is sent),
+//! [`Feeder::try_send`] hands the item back instead, and the input ends
+//! when every feeder is dropped. `send` after the run has ended (cancelled,
+//! stopped, or a stage panicked) returns `Err(SendError(item))` with the
+//! item: nothing is lost silently.
+//!
+//! ```
+//! use para::prelude::*;
+//! let (feeder, input) = para::feed::<String>();
+//! let lens = pipeline!(input => |s| s.len() => #[ordered] yield);
+//! let producer = std::thread::spawn(move || {
+//!     for line in ["a", "bb"] { feeder.send(line.to_string()).unwrap(); } // blocks at capacity
+//! });                                                                   // dropping the feeder ends the input
+//! assert_eq!(lens.collect::<Vec<_>>(), [1, 2]);
+//! producer.join().unwrap();
+//! ```
+//!
+//! A feed works with sinks too (the call returns when the input has ended
+//! and the graph is drained), and as one of several sources:
+//!
+//! ```
+//! use para::prelude::*;
+//! let (feeder, requests) = para::feed::<u64>();
+//! let more = feeder.clone();
+//! let producers = [feeder, more].map(|f| std::thread::spawn(move || {
+//!     for i in 0..100 { f.send(i).unwrap(); }
+//! }));
+//! let mut total = 0;
+//! pipeline!(requests => |x| x * 2 => 'sum: |x| total += x; 1000..1001u64 => 'sum);
+//! for p in producers { p.join().unwrap(); }
+//! assert_eq!(total, 2 * 2 * 4950 + 1000);
+//! ```
+//!
+//! ## `?` in a stage
+//!
+//! A stage closure may use `?`. The first error stops the sources (items in
+//! flight finish, as with `take`), and `pipeline!` evaluates to `Err(e)`
+//! instead of `Ok(report)`. `?` converts with `From` into the pipeline's
+//! error type, which is inferred from how the result is used, as a
+//! function's return type fixes it: annotate the binding, or make the
+//! pipeline the tail of a function returning that `Result` (the error type
+//! is `Send`: it crosses from a worker to the caller). The first error
+//! is the first in source order when the failing stage is `#[ordered]`,
+//! otherwise the first observed. A pipeline without `?` still evaluates to
+//! a plain [`Report`].
+//!
+//! ```
+//! use para::prelude::*;
+//! let lines = vec!["1", "2", "x", "4"];
+//! let mut sum = 0;
+//! let result: Result<Report, std::num::ParseIntError> =
+//!     pipeline!(lines => #[ordered] |l| l.parse::<i64>()? => |v| sum += v);
+//! assert!(result.is_err()); // "x" stopped the run
+//!
+//! fn total(lines: &[&str]) -> Result<Report, Box<dyn std::error::Error + Send + Sync>> {
+//!     let mut sum = 0;
+//!     pipeline!(lines.iter() => |l| l.trim().parse::<i64>()? => |v| sum += v)
+//! }
+//! assert!(total(&["1", " 2"]).is_ok());
+//! ```
+//!
+//! With `yield`, the stream's items are `Result<T, E>`: the items, then
+//! the first error, then the end.
+//!
+//! ```
+//! use para::prelude::*;
+//! let parsed = pipeline!(vec!["1", "2", "x"] => |s| s.parse::<u8>()? => #[ordered] yield);
+//! let items: Vec<Result<u8, std::num::ParseIntError>> = parsed.collect();
+//! assert_eq!(items[..2], [Ok(1), Ok(2)]);
+//! assert!(items[2].is_err());
 //! ```
 //!
 //! ## `#[para::pipeline]`: annotate a sequential loop
@@ -218,7 +348,10 @@
 //! `|x| total += x` needs no lock, and an `#[ordered]` sink sees the items
 //! in source order. The value of `pipeline!` (and of [`Graph::run`]) is the
 //! run's [`Report`]: items in and out, batches and busy time per stage, the
-//! peak of items alive, as a table (`Display`) or a Graphviz drawing.
+//! peak of items alive, as a table (`Display`) or a Graphviz drawing. A
+//! pipeline that ends in `yield` is not a blocking call: it evaluates to a
+//! [`Stream`] of its results (see "Streams" above), and its report comes
+//! with the stream's end.
 //!
 //! ## How errors work
 //!
@@ -227,6 +360,9 @@
 //!   stage's label is printed to stderr, and the original panic resumes on
 //!   the caller's thread, so `std::panic::catch_unwind` around the call
 //!   sees the stage's own payload.
+//! * In `pipeline!`, `?` in a stage closure stops the sources at the first
+//!   error and the pipeline evaluates to `Err(e)` (see "`?` in a stage"
+//!   above); with `yield`, the stream ends with the error.
 //! * In a `#[para::pipeline]` loop, `?` and `return` in a stage stop the
 //!   stream and make the function return that value once the workers are
 //!   done (the first observed; in an `ordered` stage, the first in source
