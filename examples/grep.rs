@@ -12,14 +12,13 @@
 //! or that are not UTF-8 are skipped and counted. Matches are printed as
 //! `path:line:text` on stdout, the summary on stderr.
 //!
-//! The pipeline, in the builder form (`Graph`) until `pipeline!` takes
-//! `yield`:
-//!
-//! ```text
-//! pipeline!(Walk::new(dir) => flat_map(|path| search(path)) => #[ordered] yield)
-//! ```
+//! The pipeline is one line: the walk is the source, a parallel
+//! `flat_map` reads and searches each file, and `#[ordered] yield` makes
+//! the whole call an iterator of the matches in walk order. Its stages own
+//! what they use (`move`, `Arc`), as a pipeline that runs in the background
+//! without `scope = s` must.
 
-use para::Graph;
+use para::prelude::*;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -199,14 +198,12 @@ fn main() {
     let started = Instant::now();
     let counts = Arc::new(Counts::default());
 
-    let mut g = Graph::new();
-    let paths = g.source(Walk::new(&args.dir, counts.clone()));
     let (pattern, stage_counts) = (args.pattern.clone(), counts.clone());
-    let matches = g.flat_map(paths, move |path: PathBuf| {
-        search(path, &pattern, &stage_counts)
-    });
-    let out = g.ordered_stream(matches);
-    let matches = g.spawn(out);
+    let matches = pipeline!(
+        Walk::new(&args.dir, counts.clone())
+            => flat_map(move |path| search(path, &pattern, &stage_counts))
+            => #[ordered] yield
+    );
 
     let mut stdout = std::io::stdout().lock();
     let mut printed = 0;
