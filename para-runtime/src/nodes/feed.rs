@@ -11,7 +11,7 @@ use crate::exec::plan::NodePlan;
 use crate::exec::remote::Remote;
 use crate::exec::task::Task;
 use crate::nodes::outlets::{take_outlets, Outlets, Wire};
-use crate::protocol::inlet::{Inlet, Pull, Pushed};
+use crate::protocol::inlet::{Early, Inlet, Pull, Pushed};
 use crate::sync::{lock, Arc, Mutex, OnceLock};
 use std::fmt;
 
@@ -64,27 +64,50 @@ struct Shared<T> {
 }
 
 impl<T> Shared<T> {
-    /// Pushes an item that holds its capacity unit (or was sent before the
-    /// start), scheduling the source if it is idle; gives the item back if
-    /// the input has ended.
-    fn push(&self, item: T, holds_unit: bool) -> Result<(), T> {
+    /// Where a sent item goes: into the run (the caller reserves its unit
+    /// first), or, before the start, into the queue without a unit
+    /// (`attach` counts it). A producer that saw no run but finds the inlet
+    /// attached (the run started in between) goes the run's way: queued
+    /// then, the item would be in the graph with no unit, and its release
+    /// would take `alive` below the items inside.
+    fn route(&self, item: T) -> Route<'_, T> {
+        if let Some(run) = self.run.get() {
+            return Route::Run(run, item);
+        }
+        match self.inlet.push_early(item) {
+            Early::Queued => Route::Queued,
+            Early::Ended(item) => Route::Ended(item),
+            // `run` is set before the inlet is attached.
+            Early::Started(item) => Route::Run(self.run.get().expect("set before attach"), item),
+        }
+    }
+
+    /// Pushes an item that holds its capacity unit, scheduling the source
+    /// if it is idle; gives the unit and the item back if the input has
+    /// ended.
+    fn push(&self, (remote, node): &(Remote, NodeId), item: T) -> Result<(), T> {
         match self.inlet.push(item) {
             Ok(Pushed::Schedule) => {
-                let (remote, node) = self.run.get().expect("scheduled after the start");
                 remote.schedule(*node);
                 Ok(())
             }
             Ok(Pushed::Queued) => Ok(()),
             Err(item) => {
-                if holds_unit {
-                    if let Some((remote, _)) = self.run.get() {
-                        remote.release(1);
-                    }
-                }
+                remote.release(1);
                 Err(item)
             }
         }
     }
+}
+
+/// Where a sent item goes (see `Shared::route`).
+enum Route<'s, T> {
+    /// The run has started: reserve a unit, then push.
+    Run(&'s (Remote, NodeId), T),
+    /// Queued before the start.
+    Queued,
+    /// The input has ended: the item handed back.
+    Ended(T),
 }
 
 /// The sending end of a feed: `Clone + Send`, one per producer thread. The
@@ -163,9 +186,12 @@ impl<T> Feeder<T> {
     /// the capacity once it starts.
     pub fn send(&self, item: T) -> Result<(), SendError<T>> {
         let shared = &*self.shared;
-        let Some((remote, node)) = shared.run.get() else {
-            return shared.push(item, false).map_err(SendError);
+        let (run, item) = match shared.route(item) {
+            Route::Run(run, item) => (run, item),
+            Route::Queued => return Ok(()),
+            Route::Ended(item) => return Err(SendError(item)),
         };
+        let (remote, node) = run;
         let turn = lock(&shared.reserving);
         loop {
             let Some(seen) = shared.inlet.wakes() else {
@@ -179,15 +205,18 @@ impl<T> Feeder<T> {
             shared.inlet.wait_for_wake(seen);
         }
         drop(turn);
-        shared.push(item, true).map_err(SendError)
+        shared.push(run, item).map_err(SendError)
     }
 
     /// Sends `item` if the graph has room now; hands it back otherwise.
     pub fn try_send(&self, item: T) -> Result<(), TrySendError<T>> {
         let shared = &*self.shared;
-        let Some((remote, node)) = shared.run.get() else {
-            return shared.push(item, false).map_err(TrySendError::Ended);
+        let (run, item) = match shared.route(item) {
+            Route::Run(run, item) => (run, item),
+            Route::Queued => return Ok(()),
+            Route::Ended(item) => return Err(TrySendError::Ended(item)),
         };
+        let (remote, node) = run;
         if shared.inlet.wakes().is_none() {
             return Err(TrySendError::Ended(item));
         }
@@ -202,7 +231,7 @@ impl<T> Feeder<T> {
             // schedules it, and its task finds nothing new (harmless).
             return Err(TrySendError::Full(item));
         }
-        shared.push(item, true).map_err(TrySendError::Ended)
+        shared.push(run, item).map_err(TrySendError::Ended)
     }
 }
 

@@ -42,7 +42,9 @@
 //! schedules a task). One producer at a time reserves (the feed's
 //! `reserving` lock), as the park protocol needs one party per source
 //! flag. Items sent before the run starts have no unit yet; the start adds
-//! them to `alive` at once ([`Inlet::attach`]).
+//! them to `alive` at once ([`Inlet::attach`]). Whether an item is such an
+//! early item is decided under the lock ([`Inlet::push_early`]): a producer
+//! that saw no run but finds the inlet attached reserves a unit instead.
 
 use crate::sync::{lock, Condvar, Mutex};
 use std::collections::VecDeque;
@@ -70,6 +72,17 @@ pub(crate) enum Pushed {
     Schedule,
     /// Queued; a task is already on its way (or the run has not started).
     Queued,
+}
+
+/// What a producer's push before the start did ([`Inlet::push_early`]).
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Early<T> {
+    /// Queued; `attach` will count it.
+    Queued,
+    /// The run has started: the item needs a unit (handed back).
+    Started(T),
+    /// The input has ended (handed back).
+    Ended(T),
 }
 
 /// What a task of the source found.
@@ -153,6 +166,23 @@ impl<T> Inlet<T> {
             Ok(Pushed::Schedule)
         } else {
             Ok(Pushed::Queued)
+        }
+    }
+
+    /// A producer that saw no run yet pushes `item`, holding no unit. If
+    /// the run has started meanwhile, the item is handed back
+    /// ([`Early::Started`]): queued now, it would be in the graph without a
+    /// unit (`attach` has counted the early items already), so the caller
+    /// reserves one as after the start.
+    pub(crate) fn push_early(&self, item: T) -> Early<T> {
+        let mut state = lock(&self.state);
+        if state.ended {
+            Early::Ended(item)
+        } else if state.attached {
+            Early::Started(item)
+        } else {
+            state.queue.push_back(item);
+            Early::Queued
         }
     }
 
@@ -268,6 +298,18 @@ mod tests {
         );
         assert_eq!(inlet.pull(8, false, || unreachable!()), Pull::Over);
         assert_eq!(inlet.push(5), Err(5));
+    }
+
+    #[test]
+    fn an_early_push_after_the_start_is_handed_back() {
+        let inlet = Inlet::new();
+        assert_eq!(inlet.push_early(1), Early::Queued);
+        assert_eq!(inlet.attach(), (1, true));
+        // A producer that saw no run before the start: not queued without
+        // a unit.
+        assert_eq!(inlet.push_early(2), Early::Started(2));
+        let _ = inlet.pull(8, true, || {});
+        assert_eq!(inlet.push_early(3), Early::Ended(3));
     }
 
     #[test]
