@@ -70,13 +70,14 @@ impl<T> Shared<T> {
     /// attached (the run started in between) goes the run's way: queued
     /// then, the item would be in the graph with no unit, and its release
     /// would take `alive` below the items inside.
-    fn route(&self, item: T) -> Route<'_, T> {
+    fn route(&self, item: T, wait: bool) -> Route<'_, T> {
         if let Some(run) = self.run.get() {
             return Route::Run(run, item);
         }
-        match self.inlet.push_early(item) {
+        match self.inlet.push_early(item, wait) {
             Early::Queued => Route::Queued,
             Early::Ended(item) => Route::Ended(item),
+            Early::Starting(item) => Route::Starting(item),
             // `run` is set before the inlet is attached.
             Early::Started(item) => Route::Run(self.run.get().expect("set before attach"), item),
         }
@@ -106,6 +107,9 @@ enum Route<'s, T> {
     Run(&'s (Remote, NodeId), T),
     /// Queued before the start.
     Queued,
+    /// The graph was launched, its run not started yet (`try_send` only:
+    /// `send` waits for the start).
+    Starting(T),
     /// The input has ended: the item handed back.
     Ended(T),
 }
@@ -182,14 +186,19 @@ impl<T> std::error::Error for TrySendError<T> {}
 impl<T> Feeder<T> {
     /// Sends `item` into the pipeline, blocking while the graph is at its
     /// `capacity`. Returns the item in `Err` if the run has ended. Before
-    /// the run starts, items are queued without a bound and count against
-    /// the capacity once it starts.
+    /// the graph is started (`Graph::spawn`, `Graph::run`), items are
+    /// queued without a bound and count against the capacity once it
+    /// starts; from that call on, every send counts (a send may wait for
+    /// the run, which a stream's keeper thread starts, to be under way).
     pub fn send(&self, item: T) -> Result<(), SendError<T>> {
         let shared = &*self.shared;
-        let (run, item) = match shared.route(item) {
+        let (run, item) = match shared.route(item, true) {
             Route::Run(run, item) => (run, item),
             Route::Queued => return Ok(()),
             Route::Ended(item) => return Err(SendError(item)),
+            Route::Starting(_) => {
+                unreachable!("para internal error: a waiting send before the start")
+            }
         };
         let (remote, node) = run;
         let turn = lock(&shared.reserving);
@@ -208,13 +217,16 @@ impl<T> Feeder<T> {
         shared.push(run, item).map_err(SendError)
     }
 
-    /// Sends `item` if the graph has room now; hands it back otherwise.
+    /// Sends `item` if the graph has room now; hands it back otherwise
+    /// (`Full` also while a run just spawned is not under way yet).
     pub fn try_send(&self, item: T) -> Result<(), TrySendError<T>> {
         let shared = &*self.shared;
-        let (run, item) = match shared.route(item) {
+        let (run, item) = match shared.route(item, false) {
             Route::Run(run, item) => (run, item),
             Route::Queued => return Ok(()),
             Route::Ended(item) => return Err(TrySendError::Ended(item)),
+            // `send` would wait for the start.
+            Route::Starting(item) => return Err(TrySendError::Full(item)),
         };
         let (remote, node) = run;
         if shared.inlet.wakes().is_none() {
@@ -303,6 +315,9 @@ impl<T> FeedNode<T> {
 impl<T: Send> Node for FeedNode<T> {
     fn prepare(&mut self, _plan: &NodePlan) {
         self.outlets = take_outlets(&self.wire);
+        // On the caller's thread, before `spawn` returns: sends from now on
+        // count against the capacity (they wait for the start).
+        self.feed.shared.inlet.bind();
     }
 
     fn start(&self, ex: &mut Executor<'_, '_>) {

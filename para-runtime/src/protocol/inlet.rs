@@ -55,6 +55,10 @@ struct State<T> {
     feeders: usize,
     /// A task of the source will look at the queue (see the module doc).
     scheduled: bool,
+    /// The feed's graph was launched (`Graph::spawn` or `Graph::run`
+    /// called): its run will attach, or drop the feed, soon. Early pushes
+    /// wait for that instead of queuing without a bound.
+    bound: bool,
     /// The run started: items now hold capacity units, pushes schedule.
     attached: bool,
     /// The input ended (or the run is over): pushes are refused.
@@ -81,6 +85,9 @@ pub(crate) enum Early<T> {
     Queued,
     /// The run has started: the item needs a unit (handed back).
     Started(T),
+    /// The graph was launched and its run is starting (a push that does
+    /// not wait; handed back).
+    Starting(T),
     /// The input has ended (handed back).
     Ended(T),
 }
@@ -115,6 +122,7 @@ impl<T> Inlet<T> {
                 queue: VecDeque::new(),
                 feeders: 1,
                 scheduled: false,
+                bound: false,
                 attached: false,
                 ended: false,
                 seq: 0,
@@ -144,9 +152,20 @@ impl<T> Inlet<T> {
     pub(crate) fn attach(&self) -> (usize, bool) {
         let mut state = lock(&self.state);
         state.attached = true;
+        // Early pushes waiting for the start (see `bind`).
+        self.woken.notify_all();
         let early = state.queue.len();
         let schedule = (early > 0 || state.feeders == 0) && !take_turn(&mut state);
         (early, schedule)
+    }
+
+    /// The feed's graph was launched, on the caller's thread: the run will
+    /// attach (a stream's run on its keeper thread, maybe after `spawn` has
+    /// returned) or drop the feed. From now on, early pushes wait for that,
+    /// so that what is sent after `spawn` returned counts against the
+    /// capacity.
+    pub(crate) fn bind(&self) {
+        lock(&self.state).bound = true;
     }
 
     /// Whether the run has started.
@@ -173,13 +192,20 @@ impl<T> Inlet<T> {
     /// the run has started meanwhile, the item is handed back
     /// ([`Early::Started`]): queued now, it would be in the graph without a
     /// unit (`attach` has counted the early items already), so the caller
-    /// reserves one as after the start.
-    pub(crate) fn push_early(&self, item: T) -> Early<T> {
+    /// reserves one as after the start. Once the graph is launched
+    /// ([`Inlet::bind`]), the push waits for the start (`wait`), or hands
+    /// the item back ([`Early::Starting`]).
+    pub(crate) fn push_early(&self, item: T, wait: bool) -> Early<T> {
         let mut state = lock(&self.state);
+        while wait && state.bound && !state.attached && !state.ended {
+            state = self.woken.wait(state).unwrap_or_else(|e| e.into_inner());
+        }
         if state.ended {
             Early::Ended(item)
         } else if state.attached {
             Early::Started(item)
+        } else if state.bound {
+            Early::Starting(item)
         } else {
             state.queue.push_back(item);
             Early::Queued
@@ -303,13 +329,16 @@ mod tests {
     #[test]
     fn an_early_push_after_the_start_is_handed_back() {
         let inlet = Inlet::new();
-        assert_eq!(inlet.push_early(1), Early::Queued);
+        assert_eq!(inlet.push_early(1, true), Early::Queued);
+        inlet.bind();
+        // Launched, not started: a push that does not wait is handed back.
+        assert_eq!(inlet.push_early(2, false), Early::Starting(2));
         assert_eq!(inlet.attach(), (1, true));
         // A producer that saw no run before the start: not queued without
         // a unit.
-        assert_eq!(inlet.push_early(2), Early::Started(2));
+        assert_eq!(inlet.push_early(2, true), Early::Started(2));
         let _ = inlet.pull(8, true, || {});
-        assert_eq!(inlet.push_early(3), Early::Ended(3));
+        assert_eq!(inlet.push_early(3, true), Early::Ended(3));
     }
 
     #[test]
