@@ -21,8 +21,15 @@
 //! the order of what it feeds is deterministic only where no fan-out and
 //! fan-in lie between it and the ordered stage. The generator tracks that.
 //!
+//! The same cases also run with one flow ending in a stream in place of its
+//! sink (`random_graphs_ending_in_a_stream_match_the_sequential_interpreter`,
+//! see `StreamCase`): consumed fully, partly then `finish()`, or partly then
+//! dropped, which cancels the run.
+//!
 //! Environment:
 //! - `PARA_STRESS_CASES`: number of cases (default 300).
+//! - `PARA_STRESS_STREAM_CASES`: number of stream cases (default 40);
+//!   `PARA_STRESS_STREAM_CASE` runs the one with this seed.
 //! - `PARA_STRESS_SEED`: base seed of the case seeds (default fixed).
 //! - `PARA_STRESS_CASE`: run only the case with this seed (as printed on a
 //!   failure), to reproduce it.
@@ -46,7 +53,7 @@
 //! as it still fails, and the smallest failing case is printed next to the
 //! original.
 
-use para::{Graph, NodeId, Options, Port};
+use para::{Graph, NodeId, Options, Port, Report, StreamPort};
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -713,13 +720,19 @@ impl Exclusive {
     }
 }
 
+/// The graph of `shape`, the node of each sink, and, if `stream` names a
+/// sink, the stream that replaces it (`ordered_stream` for an ordered sink,
+/// `stream` otherwise).
+#[allow(clippy::type_complexity)]
 fn build<'a>(
     shape: &Shape,
     serial_out: &'a mut [Vec<u64>],
     parallel_out: &'a [Mutex<Vec<u64>>],
     guards: &'a [Exclusive],
-) -> (Graph<'a>, Vec<NodeId>) {
+    stream: Option<usize>,
+) -> (Graph<'a>, Vec<NodeId>, Option<StreamPort<Tracked>>) {
     let mut g = Graph::new();
+    let mut stream_port = None;
     let mut ports: Vec<Option<Port<Tracked>>> = Vec::new();
     let mut serial_slots: Vec<Option<&'a mut Vec<u64>>> = serial_out.iter_mut().map(Some).collect();
     let mut sink_ids = vec![None; shape.sinks];
@@ -829,6 +842,15 @@ fn build<'a>(
                 let port = g.fan_in(joined);
                 put(&mut ports, *out, port);
             }
+            &Step::Sink { inp, kind, sink } if stream == Some(sink) => {
+                let from = take(&mut ports, inp);
+                let port = match kind {
+                    SinkKind::Ordered => g.ordered_stream(from),
+                    SinkKind::Serial | SinkKind::Parallel => g.stream(from),
+                };
+                sink_ids[sink] = Some(port.node());
+                stream_port = Some(port);
+            }
             &Step::Sink { inp, kind, sink } => {
                 let from = take(&mut ports, inp);
                 let guard = &guards[i];
@@ -863,7 +885,7 @@ fn build<'a>(
         .into_iter()
         .map(|id| id.expect("sink built"))
         .collect();
-    (g, sink_ids)
+    (g, sink_ids, stream_port)
 }
 
 // ---------------------------------------------------------------------------
@@ -876,6 +898,89 @@ struct RunOptions {
     capacity: Option<usize>,
     /// Run inside a rayon-core pool of `threads` threads (`Options::pool`).
     in_pool: bool,
+    /// End one flow in a stream instead of its sink (`None`: every flow
+    /// ends in a sink and the graph runs with `run_with`).
+    stream: Option<StreamCase>,
+}
+
+/// How a case that ends in a stream consumes it.
+#[derive(Clone, Copy, Debug)]
+struct StreamCase {
+    /// The sink the stream replaces.
+    sink: usize,
+    consume: Consume,
+    /// With `in_pool`: the consumer runs on a thread of the pool the run's
+    /// workers use (inside `pool.install`).
+    consumer_in_pool: bool,
+    /// The consumer sleeps 1 ms after taking this many items (sources
+    /// park meanwhile: items waiting in the stream count).
+    pause_at: Option<usize>,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Consume {
+    /// Every item, then `report()`.
+    All,
+    /// This many items, then `finish()` (drains the rest, gives the report).
+    Finish(usize),
+    /// This many items, then the stream is dropped (the run is cancelled).
+    Drop(usize),
+}
+
+fn random_stream(rng: &mut Rng, shape: &Shape, want: &[Vec<u64>]) -> StreamCase {
+    let sink = rng.range(0, shape.sinks - 1);
+    let n = want[sink].len();
+    StreamCase {
+        sink,
+        consume: match rng.range(0, 3) {
+            0 | 1 => Consume::All,
+            2 => Consume::Finish(rng.range(0, n)),
+            _ => Consume::Drop(if rng.chance(50) {
+                rng.range(0, n.min(8))
+            } else {
+                rng.range(0, n)
+            }),
+        },
+        consumer_in_pool: rng.chance(50),
+        pause_at: rng.chance(30).then(|| rng.range(0, n)),
+    }
+}
+
+/// Takes what `case` says from `stream` into `got`; the report, unless the
+/// stream was dropped.
+fn consume(
+    mut stream: para::Stream<Tracked>,
+    case: StreamCase,
+    got: &mut Vec<u64>,
+) -> Option<Report> {
+    let limit = match case.consume {
+        Consume::All => usize::MAX,
+        Consume::Finish(k) | Consume::Drop(k) => k,
+    };
+    while got.len() < limit {
+        let Some((x, token)) = stream.next() else {
+            break;
+        };
+        drop(token);
+        got.push(x);
+        if case.pause_at == Some(got.len()) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+    match case.consume {
+        Consume::All => {
+            assert!(stream.next().is_none(), "an item after the end");
+            Some(stream.report().expect("a report after the end").clone())
+        }
+        Consume::Finish(_) => Some(stream.finish()),
+        Consume::Drop(_) => None,
+    }
+}
+
+/// Whether `part` (sorted) is a sub-multiset of `all` (sorted).
+fn is_sub_multiset(part: &[u64], all: &[u64]) -> bool {
+    let mut all = all.iter();
+    part.iter().all(|x| all.by_ref().any(|y| y == x))
 }
 
 fn random_options(rng: &mut Rng) -> RunOptions {
@@ -892,32 +997,55 @@ fn random_options(rng: &mut Rng) -> RunOptions {
             _ => None,
         },
         in_pool: rng.chance(15),
+        stream: None,
     }
 }
 
+/// One run at a time: the lineage counters are global.
+static ONE_RUN: Mutex<()> = Mutex::new(());
+
 /// Runs `shape` once with `opts`; returns a description of every mismatch.
 fn run_once(shape: &Shape, want: &[Vec<u64>], opts: RunOptions) -> Result<(), String> {
+    let _one_run = ONE_RUN.lock().unwrap_or_else(|e| e.into_inner());
+    let pool = opts.in_pool.then(|| {
+        rayon_core::ThreadPoolBuilder::new()
+            .num_threads(opts.threads)
+            .build()
+            .expect("a thread pool")
+    });
     let mut serial_out = vec![Vec::new(); shape.sinks];
     let parallel_out: Vec<Mutex<Vec<u64>>> =
         (0..shape.sinks).map(|_| Mutex::new(Vec::new())).collect();
     let guards: Vec<Exclusive> = (0..shape.steps.len())
         .map(|_| Exclusive(AtomicBool::new(false)))
         .collect();
-    let (g, sink_ids) = build(shape, &mut serial_out, &parallel_out, &guards);
+    let stream_sink = opts.stream.map(|case| case.sink);
+    let (g, sink_ids, stream_port) =
+        build(shape, &mut serial_out, &parallel_out, &guards, stream_sink);
     LIVE.store(0, Ordering::SeqCst);
     PEAK_LIVE.store(0, Ordering::SeqCst);
     let mut options = Options::new().batch(opts.batch);
     if let Some(capacity) = opts.capacity {
         options = options.capacity(capacity);
     }
-    let report = if opts.in_pool {
-        let pool = rayon_core::ThreadPoolBuilder::new()
-            .num_threads(opts.threads)
-            .build()
-            .expect("a thread pool");
-        g.run_with(options.pool(&pool))
-    } else {
-        g.run_with(options.threads(opts.threads))
+    let options = match &pool {
+        Some(pool) => options.pool(pool),
+        None => options.threads(opts.threads),
+    };
+    // What the stream's consumer took.
+    let mut streamed = Vec::new();
+    // `None`: the stream was dropped before its end.
+    let report = match (stream_port, opts.stream) {
+        (Some(out), Some(case)) => std::thread::scope(|s| {
+            let stream = g.spawn_scoped_with(s, out, options);
+            match &pool {
+                Some(pool) if case.consumer_in_pool => {
+                    pool.install(|| consume(stream, case, &mut streamed))
+                }
+                _ => consume(stream, case, &mut streamed),
+            }
+        }),
+        _ => Some(g.run_with(options)),
     };
     let mut errors = String::new();
     let (live, peak) = (
@@ -928,30 +1056,82 @@ fn run_once(shape: &Shape, want: &[Vec<u64>], opts: RunOptions) -> Result<(), St
         let _ = writeln!(errors, "{live} source items still alive after the run");
     }
     if let Some(capacity) = opts.capacity {
-        if peak > capacity {
+        // An item the stream handed out has left the graph (its unit is
+        // given back as `next` returns it), but the consumer holds its
+        // token until it drops it: one more.
+        let held = usize::from(opts.stream.is_some());
+        if peak > capacity + held {
             let _ = writeln!(
                 errors,
-                "{peak} source items alive at once, capacity {capacity} (runtime peak {})",
-                report.peak_alive()
+                "{peak} source items alive at once, capacity {capacity}{} (runtime peak {:?})",
+                if held > 0 {
+                    " + 1 held by the consumer"
+                } else {
+                    ""
+                },
+                report.as_ref().map(Report::peak_alive)
             );
         }
     }
-    if report.threads() != opts.threads {
-        let _ = writeln!(errors, "report.threads() = {}", report.threads());
+    if let Some(report) = &report {
+        if report.threads() != opts.threads {
+            let _ = writeln!(errors, "report.threads() = {}", report.threads());
+        }
     }
     for (sink, expected) in want.iter().enumerate() {
-        let mut got = std::mem::take(&mut serial_out[sink]);
-        got.append(&mut parallel_out[sink].lock().unwrap());
-        let items_in = report.nodes()[sink_ids[sink].index()].items_in();
-        if items_in != expected.len() as u64 {
-            let _ = writeln!(
-                errors,
-                "sink {sink}: report says {items_in} items in, expected {}",
-                expected.len()
-            );
+        let is_stream = stream_sink == Some(sink);
+        let mut got = if is_stream {
+            std::mem::take(&mut streamed)
+        } else {
+            let mut got = std::mem::take(&mut serial_out[sink]);
+            got.append(&mut parallel_out[sink].lock().unwrap());
+            got
+        };
+        let name = if is_stream {
+            format!("stream (sink {sink})")
+        } else {
+            format!("sink {sink}")
+        };
+        if let Some(report) = &report {
+            let items_in = report.nodes()[sink_ids[sink].index()].items_in();
+            if items_in != expected.len() as u64 {
+                let _ = writeln!(
+                    errors,
+                    "{name}: report says {items_in} items in, expected {}",
+                    expected.len()
+                );
+            }
+        }
+        // Everything, or (the stream taken in part, or the other sinks of
+        // a cancelled run) a part: a prefix where the order is exact, a
+        // sub-multiset otherwise.
+        let whole = match opts.stream {
+            Some(case) if is_stream => matches!(case.consume, Consume::All),
+            _ => report.is_some(),
+        };
+        if is_stream {
+            if let Some(StreamCase {
+                consume: Consume::Finish(k) | Consume::Drop(k),
+                ..
+            }) = opts.stream
+            {
+                if got.len() != k.min(expected.len()) {
+                    let _ = writeln!(
+                        errors,
+                        "{name}: took {} items, asked for {k} of {}",
+                        got.len(),
+                        expected.len()
+                    );
+                }
+            }
         }
         if shape.exact[sink] {
-            if got != *expected {
+            let ok = if whole {
+                got == *expected
+            } else {
+                got.len() <= expected.len() && got == expected[..got.len()]
+            };
+            if !ok {
                 let first = got
                     .iter()
                     .zip(expected)
@@ -960,8 +1140,9 @@ fn run_once(shape: &Shape, want: &[Vec<u64>], opts: RunOptions) -> Result<(), St
                 let window = first.saturating_sub(3)..first + 5;
                 let _ = writeln!(
                     errors,
-                    "sink {sink} (ordered): got {} items, expected {}; first difference at \
+                    "{name} (ordered{}): got {} items, expected {}; first difference at \
                      {first}:\n    got      {:?}\n    expected {:?}",
+                    if whole { "" } else { ", a prefix" },
                     got.len(),
                     expected.len(),
                     &got[window.start.min(got.len())..window.end.min(got.len())],
@@ -972,12 +1153,18 @@ fn run_once(shape: &Shape, want: &[Vec<u64>], opts: RunOptions) -> Result<(), St
             let mut expected = expected.clone();
             got.sort_unstable();
             expected.sort_unstable();
-            if got != expected {
+            let ok = if whole {
+                got == expected
+            } else {
+                is_sub_multiset(&got, &expected)
+            };
+            if !ok {
                 let _ = writeln!(
                     errors,
-                    "sink {sink}: got {} items, expected {} (as multisets they differ)",
+                    "{name}: got {} items, expected {} (as multisets, {})",
                     got.len(),
-                    expected.len()
+                    expected.len(),
+                    if whole { "they differ" } else { "not a part" }
                 );
             }
         }
@@ -1020,12 +1207,17 @@ fn start_watchdog() {
     });
 }
 
+/// The default base seed of the case seeds.
+const SEED: u64 = 0x5EED_0F9A;
+
 /// Largest source length; cases whose work exceeds `WORK_BUDGET` pushes in
 /// the sequential interpreter get shorter sources.
 const MAX_ITEMS: usize = 20_000;
 const WORK_BUDGET: usize = 400_000;
 
-fn run_case(case_seed: u64) {
+/// The case of `case_seed`: its shape (sources halved to the work budget),
+/// the expected outputs, and the options of its two runs.
+fn plan_case(case_seed: u64, stream: bool) -> (Shape, Vec<Vec<u64>>, [RunOptions; 2]) {
     let max_items = env_u64("PARA_STRESS_MAX_ITEMS").map_or(MAX_ITEMS, |n| n as usize);
     let mut shape = generate(case_seed, max_items);
     let (mut want, mut work) = expected(&shape);
@@ -1034,10 +1226,28 @@ fn run_case(case_seed: u64) {
         (want, work) = expected(&shape);
     }
     let mut rng = Rng(case_seed ^ 0xA5A5_A5A5_5A5A_5A5A);
-    for attempt in 0..2 {
-        let opts = random_options(&mut rng);
+    let runs = [(); 2].map(|()| {
+        let mut opts = random_options(&mut rng);
+        if stream {
+            opts.stream = Some(random_stream(&mut rng, &shape, &want));
+        }
+        opts
+    });
+    (shape, want, runs)
+}
+
+/// Runs the case of `case_seed`; with `stream`, one of its sinks is
+/// replaced by a stream, consumed in one of the ways of [`Consume`].
+fn run_case(case_seed: u64, stream: bool) {
+    let (shape, want, runs) = plan_case(case_seed, stream);
+    for (attempt, opts) in runs.into_iter().enumerate() {
+        let var = if stream {
+            "PARA_STRESS_STREAM_CASE"
+        } else {
+            "PARA_STRESS_CASE"
+        };
         let what = format!(
-            "PARA_STRESS_CASE={case_seed} (run {attempt}) {opts:?}\nshape:\n{}",
+            "{var}={case_seed} (run {attempt}) {opts:?}\nshape:\n{}",
             shape.describe()
         );
         *CURRENT.lock().unwrap_or_else(|e| e.into_inner()) = Some((what.clone(), Instant::now()));
@@ -1139,15 +1349,81 @@ fn env_u64(name: &str) -> Option<u64> {
 fn random_graphs_match_the_sequential_interpreter() {
     start_watchdog();
     if let Some(seed) = env_u64("PARA_STRESS_CASE") {
-        run_case(seed);
+        run_case(seed, false);
         return;
     }
     let cases = env_u64("PARA_STRESS_CASES").unwrap_or(300);
-    let base = env_u64("PARA_STRESS_SEED").unwrap_or(0x5EED_0F9A);
+    let base = env_u64("PARA_STRESS_SEED").unwrap_or(SEED);
     let mut seeds = Rng(base);
     for _ in 0..cases {
-        run_case(seeds.next());
+        run_case(seeds.next(), false);
     }
+}
+
+/// The same random graphs with one flow ending in a stream (`stream` or
+/// `ordered_stream` in place of its sink), run with `spawn_scoped_with`
+/// (stages borrow the outputs) and consumed fully, partly then `finish()`,
+/// or partly then dropped (cancelling the run), sometimes with a pause,
+/// sometimes on a thread of the pool the workers run on. A stream is
+/// compared as its sink would be (a part of it: a prefix, or a
+/// sub-multiset); after a drop, the other sinks must hold a part of their
+/// output, and every source item must be dropped by the time the drop
+/// returns. The capacity bound holds with the items waiting in the stream.
+///
+/// `PARA_STRESS_STREAM_CASES` (default 40) cases, seeds from
+/// `PARA_STRESS_SEED`; `PARA_STRESS_STREAM_CASE` runs one.
+#[test]
+fn random_graphs_ending_in_a_stream_match_the_sequential_interpreter() {
+    start_watchdog();
+    if let Some(seed) = env_u64("PARA_STRESS_STREAM_CASE") {
+        run_case(seed, true);
+        return;
+    }
+    let cases = env_u64("PARA_STRESS_STREAM_CASES").unwrap_or(STREAM_CASES);
+    let base = env_u64("PARA_STRESS_SEED").unwrap_or(SEED) ^ STREAM_SEED;
+    let mut seeds = Rng(base);
+    for _ in 0..cases {
+        run_case(seeds.next(), true);
+    }
+}
+
+/// Default number of stream cases, and what their seeds differ by from the
+/// sink cases' seeds.
+const STREAM_CASES: u64 = 40;
+const STREAM_SEED: u64 = 0x57EA_5757_EA57;
+
+/// The default stream cases cover what they claim to: every way to consume
+/// (a drop before the first item too), ordered streams compared exactly,
+/// pauses, consumers on the workers' pool, capacities.
+#[test]
+fn default_stream_cases_cover_every_way_to_consume() {
+    let mut seeds = Rng(SEED ^ STREAM_SEED);
+    let mut seen = BTreeSet::new();
+    for _ in 0..STREAM_CASES {
+        let (shape, _, runs) = plan_case(seeds.next(), true);
+        for opts in runs {
+            let case = opts.stream.expect("a stream case");
+            seen.insert(match case.consume {
+                Consume::All => "all",
+                Consume::Finish(_) => "finish",
+                Consume::Drop(0) => "drop before the first item",
+                Consume::Drop(_) => "drop",
+            });
+            if shape.exact[case.sink] {
+                seen.insert("exact order");
+            }
+            if case.pause_at.is_some() {
+                seen.insert("pause");
+            }
+            if opts.in_pool && case.consumer_in_pool {
+                seen.insert("consumer on the workers' pool");
+            }
+            if opts.capacity.is_some() {
+                seen.insert("capacity");
+            }
+        }
+    }
+    assert_eq!(seen.len(), 8, "{seen:?}");
 }
 
 /// The generator itself: it covers what the stress test claims to cover.

@@ -73,12 +73,6 @@ impl Remote {
             .reserve(source, want, |unparked| self.schedule(unparked))
     }
 
-    /// `n` items entered the graph without a reservation (a feed's items
-    /// sent before the run started).
-    pub(crate) fn add(&self, n: usize) {
-        self.room.add(n);
-    }
-
     /// `n` items left the graph: makes room and reschedules parked sources.
     pub(crate) fn release(&self, n: usize) {
         self.room.release(n, |unparked| self.schedule(unparked));

@@ -11,7 +11,7 @@ use crate::exec::plan::NodePlan;
 use crate::exec::remote::Remote;
 use crate::exec::task::Task;
 use crate::nodes::outlets::{take_outlets, Outlets, Wire};
-use crate::protocol::inlet::{Inlet, Pull, Pushed};
+use crate::protocol::inlet::{Early, Inlet, Pull, Pushed};
 use crate::sync::{lock, Arc, Mutex, OnceLock};
 use std::fmt;
 
@@ -64,34 +64,54 @@ struct Shared<T> {
 }
 
 impl<T> Shared<T> {
-    /// Pushes an item that holds its capacity unit (or was sent before the
-    /// start), scheduling the source if it is idle; gives the item back if
-    /// the input has ended.
-    fn push(&self, item: T, holds_unit: bool) -> Result<(), T> {
-        // A producer that saw no run may push after the start: its item
-        // then takes its unit here (see `Inlet::push`).
-        let count = || {
-            if let Some((remote, _)) = self.run.get() {
-                remote.add(1);
-            }
-        };
-        match self.inlet.push(item, holds_unit, count) {
+    /// Where a sent item goes: into the run (the caller reserves its unit
+    /// first), or, before the start, into the queue without a unit
+    /// (`attach` counts it). A producer that saw no run but finds the inlet
+    /// attached (the run started in between) goes the run's way: queued
+    /// then, the item would be in the graph with no unit, and its release
+    /// would take `alive` below the items inside.
+    fn route(&self, item: T, wait: bool) -> Route<'_, T> {
+        if let Some(run) = self.run.get() {
+            return Route::Run(run, item);
+        }
+        match self.inlet.push_early(item, wait) {
+            Early::Queued => Route::Queued,
+            Early::Ended(item) => Route::Ended(item),
+            Early::Starting(item) => Route::Starting(item),
+            // `run` is set before the inlet is attached.
+            Early::Started(item) => Route::Run(self.run.get().expect("set before attach"), item),
+        }
+    }
+
+    /// Pushes an item that holds its capacity unit, scheduling the source
+    /// if it is idle; gives the unit and the item back if the input has
+    /// ended.
+    fn push(&self, (remote, node): &(Remote, NodeId), item: T) -> Result<(), T> {
+        match self.inlet.push(item) {
             Ok(Pushed::Schedule) => {
-                let (remote, node) = self.run.get().expect("scheduled after the start");
                 remote.schedule(*node);
                 Ok(())
             }
             Ok(Pushed::Queued) => Ok(()),
             Err(item) => {
-                if holds_unit {
-                    if let Some((remote, _)) = self.run.get() {
-                        remote.release(1);
-                    }
-                }
+                remote.release(1);
                 Err(item)
             }
         }
     }
+}
+
+/// Where a sent item goes (see `Shared::route`).
+enum Route<'s, T> {
+    /// The run has started: reserve a unit, then push.
+    Run(&'s (Remote, NodeId), T),
+    /// Queued before the start.
+    Queued,
+    /// The graph was launched, its run not started yet (`try_send` only:
+    /// `send` waits for the start).
+    Starting(T),
+    /// The input has ended: the item handed back.
+    Ended(T),
 }
 
 /// The sending end of a feed: `Clone + Send`, one per producer thread. The
@@ -166,13 +186,21 @@ impl<T> std::error::Error for TrySendError<T> {}
 impl<T> Feeder<T> {
     /// Sends `item` into the pipeline, blocking while the graph is at its
     /// `capacity`. Returns the item in `Err` if the run has ended. Before
-    /// the run starts, items are queued without a bound and count against
-    /// the capacity once it starts.
+    /// the graph is started (`Graph::spawn`, `Graph::run`), items are
+    /// queued without a bound and count against the capacity once it
+    /// starts; from that call on, every send counts (a send may wait for
+    /// the run, which a stream's keeper thread starts, to be under way).
     pub fn send(&self, item: T) -> Result<(), SendError<T>> {
         let shared = &*self.shared;
-        let Some((remote, node)) = shared.run.get() else {
-            return shared.push(item, false).map_err(SendError);
+        let (run, item) = match shared.route(item, true) {
+            Route::Run(run, item) => (run, item),
+            Route::Queued => return Ok(()),
+            Route::Ended(item) => return Err(SendError(item)),
+            Route::Starting(_) => {
+                unreachable!("para internal error: a waiting send before the start")
+            }
         };
+        let (remote, node) = run;
         let turn = lock(&shared.reserving);
         loop {
             let Some(seen) = shared.inlet.wakes() else {
@@ -186,15 +214,21 @@ impl<T> Feeder<T> {
             shared.inlet.wait_for_wake(seen);
         }
         drop(turn);
-        shared.push(item, true).map_err(SendError)
+        shared.push(run, item).map_err(SendError)
     }
 
-    /// Sends `item` if the graph has room now; hands it back otherwise.
+    /// Sends `item` if the graph has room now; hands it back otherwise
+    /// (`Full` also while a run just spawned is not under way yet).
     pub fn try_send(&self, item: T) -> Result<(), TrySendError<T>> {
         let shared = &*self.shared;
-        let Some((remote, node)) = shared.run.get() else {
-            return shared.push(item, false).map_err(TrySendError::Ended);
+        let (run, item) = match shared.route(item, false) {
+            Route::Run(run, item) => (run, item),
+            Route::Queued => return Ok(()),
+            Route::Ended(item) => return Err(TrySendError::Ended(item)),
+            // `send` would wait for the start.
+            Route::Starting(item) => return Err(TrySendError::Full(item)),
         };
+        let (remote, node) = run;
         if shared.inlet.wakes().is_none() {
             return Err(TrySendError::Ended(item));
         }
@@ -209,7 +243,7 @@ impl<T> Feeder<T> {
             // schedules it, and its task finds nothing new (harmless).
             return Err(TrySendError::Full(item));
         }
-        shared.push(item, true).map_err(TrySendError::Ended)
+        shared.push(run, item).map_err(TrySendError::Ended)
     }
 }
 
@@ -281,6 +315,9 @@ impl<T> FeedNode<T> {
 impl<T: Send> Node for FeedNode<T> {
     fn prepare(&mut self, _plan: &NodePlan) {
         self.outlets = take_outlets(&self.wire);
+        // On the caller's thread, before `spawn` returns: sends from now on
+        // count against the capacity (they wait for the start).
+        self.feed.shared.inlet.bind();
     }
 
     fn start(&self, ex: &mut Executor<'_, '_>) {

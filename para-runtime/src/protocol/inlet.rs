@@ -42,7 +42,9 @@
 //! schedules a task). One producer at a time reserves (the feed's
 //! `reserving` lock), as the park protocol needs one party per source
 //! flag. Items sent before the run starts have no unit yet; the start adds
-//! them to `alive` at once ([`Inlet::attach`]).
+//! them to `alive` at once ([`Inlet::attach`]). Whether an item is such an
+//! early item is decided under the lock ([`Inlet::push_early`]): a producer
+//! that saw no run but finds the inlet attached reserves a unit instead.
 
 use crate::sync::{lock, Condvar, Mutex};
 use std::collections::VecDeque;
@@ -53,6 +55,10 @@ struct State<T> {
     feeders: usize,
     /// A task of the source will look at the queue (see the module doc).
     scheduled: bool,
+    /// The feed's graph was launched (`Graph::spawn` or `Graph::run`
+    /// called): its run will attach, or drop the feed, soon. Early pushes
+    /// wait for that instead of queuing without a bound.
+    bound: bool,
     /// The run started: items now hold capacity units, pushes schedule.
     attached: bool,
     /// The input ended (or the run is over): pushes are refused.
@@ -70,6 +76,20 @@ pub(crate) enum Pushed {
     Schedule,
     /// Queued; a task is already on its way (or the run has not started).
     Queued,
+}
+
+/// What a producer's push before the start did ([`Inlet::push_early`]).
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Early<T> {
+    /// Queued; `attach` will count it.
+    Queued,
+    /// The run has started: the item needs a unit (handed back).
+    Started(T),
+    /// The graph was launched and its run is starting (a push that does
+    /// not wait; handed back).
+    Starting(T),
+    /// The input has ended (handed back).
+    Ended(T),
 }
 
 /// What a task of the source found.
@@ -102,6 +122,7 @@ impl<T> Inlet<T> {
                 queue: VecDeque::new(),
                 feeders: 1,
                 scheduled: false,
+                bound: false,
                 attached: false,
                 ended: false,
                 seq: 0,
@@ -131,9 +152,20 @@ impl<T> Inlet<T> {
     pub(crate) fn attach(&self) -> (usize, bool) {
         let mut state = lock(&self.state);
         state.attached = true;
+        // Early pushes waiting for the start (see `bind`).
+        self.woken.notify_all();
         let early = state.queue.len();
         let schedule = (early > 0 || state.feeders == 0) && !take_turn(&mut state);
         (early, schedule)
+    }
+
+    /// The feed's graph was launched, on the caller's thread: the run will
+    /// attach (a stream's run on its keeper thread, maybe after `spawn` has
+    /// returned) or drop the feed. From now on, early pushes wait for that,
+    /// so that what is sent after `spawn` returned counts against the
+    /// capacity.
+    pub(crate) fn bind(&self) {
+        lock(&self.state).bound = true;
     }
 
     /// Whether the run has started.
@@ -141,24 +173,42 @@ impl<T> Inlet<T> {
         lock(&self.state).attached
     }
 
-    /// A producer pushes `item`, or gets it back if the input has ended.
-    /// An item sent without a capacity unit (its producer saw no run yet)
-    /// that finds the run started after all gets one from `count`, called
-    /// under the lock, before any task can take the item and give a unit
-    /// back.
-    pub(crate) fn push(&self, item: T, has_unit: bool, count: impl FnOnce()) -> Result<Pushed, T> {
+    /// A producer pushes `item` (holding its unit if the run started), or
+    /// gets it back if the input has ended.
+    pub(crate) fn push(&self, item: T) -> Result<Pushed, T> {
         let mut state = lock(&self.state);
         if state.ended {
             return Err(item);
-        }
-        if state.attached && !has_unit {
-            count();
         }
         state.queue.push_back(item);
         if state.attached && !take_turn(&mut state) {
             Ok(Pushed::Schedule)
         } else {
             Ok(Pushed::Queued)
+        }
+    }
+
+    /// A producer that saw no run yet pushes `item`, holding no unit. If
+    /// the run has started meanwhile, the item is handed back
+    /// ([`Early::Started`]): queued now, it would be in the graph without a
+    /// unit (`attach` has counted the early items already), so the caller
+    /// reserves one as after the start. Once the graph is launched
+    /// ([`Inlet::bind`]), the push waits for the start (`wait`), or hands
+    /// the item back ([`Early::Starting`]).
+    pub(crate) fn push_early(&self, item: T, wait: bool) -> Early<T> {
+        let mut state = lock(&self.state);
+        while wait && state.bound && !state.attached && !state.ended {
+            state = self.woken.wait(state).unwrap_or_else(|e| e.into_inner());
+        }
+        if state.ended {
+            Early::Ended(item)
+        } else if state.attached {
+            Early::Started(item)
+        } else if state.bound {
+            Early::Starting(item)
+        } else {
+            state.queue.push_back(item);
+            Early::Queued
         }
     }
 
@@ -235,11 +285,11 @@ mod tests {
     #[test]
     fn items_sent_before_the_start_are_counted_at_attach() {
         let inlet = Inlet::new();
-        assert_eq!(inlet.push(1, false, || unreachable!()), Ok(Pushed::Queued));
-        assert_eq!(inlet.push(2, false, || unreachable!()), Ok(Pushed::Queued));
+        assert_eq!(inlet.push(1), Ok(Pushed::Queued));
+        assert_eq!(inlet.push(2), Ok(Pushed::Queued));
         assert_eq!(inlet.attach(), (2, true));
         // A task is on its way: the next push schedules none.
-        assert_eq!(inlet.push(3, true, || unreachable!()), Ok(Pushed::Queued));
+        assert_eq!(inlet.push(3), Ok(Pushed::Queued));
         let mut held = 0;
         let pull = inlet.pull(2, false, || held += 1);
         assert_eq!(
@@ -263,7 +313,7 @@ mod tests {
         assert_eq!(inlet.pull(2, false, || unreachable!()), Pull::Idle);
         // Idle: the next push schedules a task, the last feeder's drop not
         // (that task will see the end).
-        assert_eq!(inlet.push(4, true, || unreachable!()), Ok(Pushed::Schedule));
+        assert_eq!(inlet.push(4), Ok(Pushed::Schedule));
         assert!(!inlet.drop_feeder());
         let _ = inlet.pull(8, false, || {});
         assert_eq!(
@@ -273,24 +323,35 @@ mod tests {
             }
         );
         assert_eq!(inlet.pull(8, false, || unreachable!()), Pull::Over);
-        assert_eq!(inlet.push(5, true, || unreachable!()), Err(5));
+        assert_eq!(inlet.push(5), Err(5));
+    }
+
+    #[test]
+    fn an_early_push_after_the_start_is_handed_back() {
+        let inlet = Inlet::new();
+        assert_eq!(inlet.push_early(1, true), Early::Queued);
+        inlet.bind();
+        // Launched, not started: a push that does not wait is handed back.
+        assert_eq!(inlet.push_early(2, false), Early::Starting(2));
+        assert_eq!(inlet.attach(), (1, true));
+        // A producer that saw no run before the start: not queued without
+        // a unit.
+        assert_eq!(inlet.push_early(2, true), Early::Started(2));
+        let _ = inlet.pull(8, true, || {});
+        assert_eq!(inlet.push_early(3, true), Early::Ended(3));
     }
 
     #[test]
     fn a_stop_discards_what_is_queued_and_refuses_more() {
         let inlet = Inlet::new();
         inlet.attach();
-        // A producer that saw no run pushes after the start: its item is
-        // counted, under the lock.
-        let mut counted = 0;
-        assert_eq!(inlet.push(1, false, || counted += 1), Ok(Pushed::Schedule));
-        assert_eq!(counted, 1);
+        assert_eq!(inlet.push(1), Ok(Pushed::Schedule));
         match inlet.pull(8, true, || unreachable!()) {
             Pull::End { dropped } => assert_eq!(dropped, [1]),
             other => panic!("{other:?}"),
         }
         assert_eq!(inlet.wakes(), None);
-        assert_eq!(inlet.push(2, true, || unreachable!()), Err(2));
+        assert_eq!(inlet.push(2), Err(2));
     }
 
     #[test]
@@ -327,7 +388,7 @@ mod loom_models {
                 .map(|p| {
                     let (inlet, tasks) = (inlet.clone(), tasks.clone());
                     thread::spawn(move || {
-                        if inlet.push(p, true, || {}) == Ok(Pushed::Schedule) {
+                        if inlet.push(p) == Ok(Pushed::Schedule) {
                             tasks.fetch_add(1, Ordering::SeqCst);
                         }
                         if inlet.drop_feeder() {
