@@ -45,6 +45,10 @@
 //! them to `alive` at once ([`Inlet::attach`]). Whether an item is such an
 //! early item is decided under the lock ([`Inlet::push_early`]): a producer
 //! that saw no run but finds the inlet attached reserves a unit instead.
+//! Once the graph is launched ([`Inlet::bind`], on the caller's thread,
+//! before `spawn` or `run` returns), an early send waits for the start
+//! rather than queue past the bound (a stream's run starts on its keeper
+//! thread, maybe after `spawn` returned).
 
 use crate::sync::{lock, Condvar, Mutex};
 use std::collections::VecDeque;
