@@ -245,8 +245,9 @@ fn source(node: &Node) -> TokenStream {
     }
 }
 
-/// A call `name(|..| ..)` of a closure combinator's name with a closure:
-/// the `__private` trait that adds it, the callee and the closure.
+/// A call `name(|..| ..)` of a closure combinator's name with a closure
+/// (`fold(init, |acc, x| ..)`: an initialiser, then the closure): the
+/// `__private` trait that adds it, the callee and the arguments.
 ///
 /// Only closure combinators need this: their closure's parameter type must
 /// come from the input port before the closure is type-checked, which a
@@ -259,7 +260,7 @@ fn source(node: &Node) -> TokenStream {
 /// other argument than a closure literal (`take(3)`, `batch(n)`, `filter(f)`),
 /// take the generic path below: the expression is the user's, evaluated as
 /// written, and used as a `Stage` value or a function.
-fn closure_combinator(body: &Expr) -> Option<(Ident, &Expr, &Expr)> {
+fn closure_combinator(body: &Expr) -> Option<(Ident, &Expr, Vec<&Expr>)> {
     let Expr::Call(ExprCall { func, args, .. }) = body else {
         return None;
     };
@@ -267,18 +268,22 @@ fn closure_combinator(body: &Expr) -> Option<(Ident, &Expr, &Expr)> {
         return None;
     };
     let name = path.path.segments.last()?.ident.to_string();
+    // The name, the `__private` trait, and how many arguments come before
+    // the closure (`fold(init, |acc, x| ..)` has one).
     let known = [
-        ("filter", "FilterCall"),
-        ("filter_map", "FilterMapCall"),
-        ("flat_map", "FlatMapCall"),
-        ("inspect", "InspectCall"),
-        ("take_while", "TakeWhileCall"),
+        ("filter", "FilterCall", 0),
+        ("filter_map", "FilterMapCall", 0),
+        ("flat_map", "FlatMapCall", 0),
+        ("inspect", "InspectCall", 0),
+        ("take_while", "TakeWhileCall", 0),
+        ("fold", "FoldCall", 1),
     ];
-    let (_, call) = known.iter().find(|(n, _)| *n == name)?;
-    let [closure @ Expr::Closure(_)] = args.iter().collect::<Vec<_>>()[..] else {
+    let &(_, call, leading) = known.iter().find(|(n, _, _)| *n == name)?;
+    let args: Vec<&Expr> = args.iter().collect();
+    if args.len() != leading + 1 || !matches!(args[leading], Expr::Closure(_)) {
         return None;
-    };
-    Some((Ident::new(call, func.span()), &**func, closure))
+    }
+    Some((Ident::new(call, func.span()), &**func, args))
 }
 
 fn stage(node: &Node, input: TokenStream) -> TokenStream {
@@ -307,8 +312,8 @@ fn stage(node: &Node, input: TokenStream) -> TokenStream {
             _ => quote_spanned!(*gpu_span=> #g.device_mut(#input, #batch, #body)),
         };
     }
-    if let Some((call, func, closure)) = closure_combinator(body) {
-        return quote_spanned!(span=> ::para::__private::#call::add(#func, &mut #g, #input, #closure));
+    if let Some((call, func, args)) = closure_combinator(body) {
+        return quote_spanned!(span=> ::para::__private::#call::add(#func, &mut #g, #input, #(#args),*));
     }
     let body = unparen(body);
     let closure = matches!(body, Expr::Closure(_));

@@ -101,8 +101,11 @@
 //!
 //! Combinators are stages too: `filter`, `filter_map`, `flat_map`,
 //! `inspect`, `batch(n)`, `unbatch()`, `take(n)` and `take_while` (the last
-//! two pass exactly what `Iterator::take` would, then stop the sources), and
-//! so is any function path or value implementing [`Stage`].
+//! two pass exactly what `Iterator::take` would, then stop the sources),
+//! `fold(init, op)` (one accumulator per worker, emitted when the input
+//! ends, for a serial sink to merge: counting without a serial
+//! bottleneck), and so is any function path or value implementing
+//! [`Stage`].
 //!
 //! ```
 //! use para::prelude::*;
@@ -462,7 +465,7 @@ pub mod prelude {
     /// ```
     pub use para_macros::pipeline;
     pub use para_runtime::combinators::{
-        batch, filter, filter_map, flat_map, inspect, take, take_while, unbatch,
+        batch, filter, filter_map, flat_map, fold, inspect, take, take_while, unbatch,
     };
     pub use para_runtime::{Graph, IntoSplit, Options, Report, Split, Stage, Stream};
 }
@@ -473,10 +476,10 @@ pub mod prelude {
 #[doc(hidden)]
 pub mod __private {
     pub use para_runtime::support::bodies::{
-        map_body, ordered_body, serial_body, FnBody, ParallelBody, SerialBody, StageBody,
+        map_body, ordered_body, serial_body, FnBody, FoldBody, ParallelBody, SerialBody, StageBody,
     };
     pub use para_runtime::support::combinator_calls::{
-        FilterCall, FilterMapCall, FlatMapCall, InspectCall, TakeWhileCall,
+        FilterCall, FilterMapCall, FlatMapCall, FoldCall, InspectCall, TakeWhileCall,
     };
     pub use para_runtime::support::edges::{fan_in_branch, fan_out, FanOutItem, SameItem};
     pub use para_runtime::support::fallible::{

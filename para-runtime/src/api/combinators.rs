@@ -1,7 +1,7 @@
 //! Ready-made stages: `filter`, `filter_map`, `flat_map`, `inspect`, `batch`,
-//! `unbatch`, `take` and `take_while`.
+//! `unbatch`, `take` and `take_while`, and [`fold`].
 //!
-//! Each is a value implementing [`Stage`]; pass it to
+//! Each but `fold` is a value implementing [`Stage`]; pass it to
 //! [`Graph::stage`](crate::Graph::stage) or use the typed shortcut of the same
 //! name on [`Graph`](crate::Graph), which also lets closure parameters be
 //! inferred from the upstream item type. In `pipeline!` they are written as
@@ -459,4 +459,39 @@ mod tests {
         assert_eq!(items, [1, 2]);
         assert!(stopped);
     }
+}
+
+/// Folds the items each worker receives into that worker's own accumulator
+/// (`init()`, then `op(acc, item)`), with no lock between workers, and
+/// when the input ends emits every accumulator (one per worker that
+/// received items) downstream, where an ordinary serial sink merges them
+/// (as rayon's `fold` then `reduce`). A counting or summing sink is then no
+/// serial bottleneck: the sink sees a handful of accumulators instead of
+/// every item.
+///
+/// `fold` is not a [`Stage`] (a stage has no per-worker state): add it with
+/// [`Graph::fold`](crate::Graph::fold), or write it as a stage of
+/// `pipeline!` (`=> fold(HashMap::new, count) =>`), where the closure's
+/// parameter types come from the upstream stage.
+///
+/// ```
+/// use para::prelude::*;
+/// use std::collections::HashMap;
+///
+/// let text = vec!["a b a", "b a", "c"];
+/// let mut counts: HashMap<&str, usize> = HashMap::new();
+/// pipeline!(threads = 2,
+///     text => flat_map(|line| line.split_whitespace())
+///          => fold(HashMap::new, |mut m: HashMap<&str, usize>, w| { *m.entry(w).or_default() += 1; m })
+///          => |m| for (w, n) in m { *counts.entry(w).or_default() += n });
+/// assert_eq!((counts["a"], counts["b"], counts["c"]), (3, 2, 1));
+/// ```
+pub fn fold<I, F>(init: I, op: F) -> Fold<I, F> {
+    Fold { init, op }
+}
+
+/// See [`fold`].
+pub struct Fold<I, F> {
+    pub(crate) init: I,
+    pub(crate) op: F,
 }

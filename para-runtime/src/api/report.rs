@@ -82,6 +82,7 @@ impl NodeReport {
     /// | `ordered sink` | [`Graph::ordered_sink`](crate::Graph::ordered_sink) |
     /// | `yield`, `ordered yield` | [`Graph::stream`](crate::Graph::stream), [`Graph::ordered_stream`](crate::Graph::ordered_stream) (`yield`, `#[ordered] yield`) |
     /// | `device` | [`Graph::device`](crate::Graph::device), [`Graph::device_mut`](crate::Graph::device_mut) (`#[gpu]`) |
+    /// | `fold` | [`Graph::fold`](crate::Graph::fold) ([`fold`](crate::combinators::fold)) |
     /// | `filter`, `filter_map`, `flat_map`, `inspect`, `batch`, `unbatch`, `take`, `take_while` | the [combinators](crate::combinators) |
     /// | `stage`, or what [`Stage::name`](crate::Stage::name) returns | [`Graph::stage`](crate::Graph::stage) with a stage of your own |
     pub fn kind(&self) -> &'static str {

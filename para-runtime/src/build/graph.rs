@@ -14,6 +14,7 @@ use crate::exec::node::Node;
 use crate::exec::scheduler::{run_to_end, Launch};
 use crate::nodes::device::{DeviceNode, ExclusiveBody, SharedBody};
 use crate::nodes::feed::{Feed, FeedNode};
+use crate::nodes::fold::FoldNode;
 use crate::nodes::outlets::{Edge, Wire};
 use crate::nodes::source::{IterSupply, SourceNode, SplitSupply};
 use crate::nodes::stage::StageNode;
@@ -365,6 +366,42 @@ impl<'a> Graph<'a> {
     {
         self.add_serial(from, f, StageMode::Ordered, "ordered sink")
             .node()
+    }
+
+    /// A fold with one accumulator per worker (see
+    /// [`fold`](crate::combinators::fold)): each worker folds the items it
+    /// receives into its own accumulator (`init()`, then `op(acc, item)`),
+    /// and when the input ends every accumulator is emitted downstream,
+    /// where a serial sink merges them.
+    ///
+    /// ```
+    /// let mut g = para::Graph::new();
+    /// let src = g.source(1..=1000u64);
+    /// let sums = g.fold(src, || 0u64, |acc, x| acc + x);
+    /// let mut total = 0;
+    /// let mut accumulators = 0;
+    /// g.sink(sums, |s| {
+    ///     total += s;
+    ///     accumulators += 1;
+    /// });
+    /// g.run_with(para::Options::new().threads(4));
+    /// assert_eq!(total, 500_500);
+    /// assert!((1..=5).contains(&accumulators)); // one per worker that got items
+    /// ```
+    pub fn fold<T, A, I, F>(&mut self, from: Port<T>, init: I, op: F) -> Port<A>
+    where
+        T: Send + 'a,
+        A: Send + 'a,
+        I: Fn() -> A + Send + Sync + 'a,
+        F: Fn(A, T) -> A + Send + Sync + 'a,
+    {
+        let id = self.push_spec("fold", Role::Fold);
+        let inbox = Arc::new(Inbox::new());
+        self.connect(from, id, &inbox);
+        let wire = Wire::default();
+        self.nodes
+            .push(Box::new(FoldNode::new(id, init, op, inbox, wire.clone())));
+        Port::single(id, wire)
     }
 
     /// Keeps the items for which `predicate` holds (parallel).

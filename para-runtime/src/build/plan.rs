@@ -14,7 +14,12 @@ use std::collections::BTreeMap;
 pub(crate) enum Role {
     Source,
     Stage(StageMode),
-    Device { lanes: usize, batch: usize },
+    /// A fold: parallel, and its output is a new origin.
+    Fold,
+    Device {
+        lanes: usize,
+        batch: usize,
+    },
 }
 
 pub(crate) struct Spec {
@@ -70,7 +75,7 @@ pub(crate) fn plan(specs: &[Spec], threads: usize) -> Vec<NodePlan> {
             let stateful = match spec.role {
                 Role::Stage(mode) => mode.is_serial(),
                 Role::Device { .. } => true,
-                Role::Source => false,
+                Role::Source | Role::Fold => false,
             };
             (
                 spec.priority.unwrap_or(0),
@@ -105,6 +110,7 @@ pub(crate) fn plan(specs: &[Spec], threads: usize) -> Vec<NodePlan> {
                     Role::Device { lanes, .. } if threads > 1 => lanes,
                     _ => 0,
                 },
+                workers: threads,
                 ..NodePlan::default()
             }
         })
@@ -150,6 +156,11 @@ fn plan_ordering(specs: &[Spec], labels: &[String], plans: &mut [NodePlan]) {
                 plans[id].paths = paths;
                 boundary[id] = true;
                 BTreeMap::from([(origin, 1)])
+            }
+            Role::Fold => {
+                // Its accumulators are new items, in no source's order.
+                boundary[id] = true;
+                BTreeMap::from([(id, 1)])
             }
             Role::Stage(StageMode::Regroup) => {
                 if let [(_, &paths)] = input.iter().collect::<Vec<_>>().as_slice() {
@@ -209,7 +220,7 @@ fn check_path_digits(specs: &[Spec], ordered: usize, labels: &[String]) {
             worst.1 = worst.1.max(branches);
             let origin = matches!(
                 specs[up].role,
-                Role::Source | Role::Stage(StageMode::Regroup)
+                Role::Source | Role::Fold | Role::Stage(StageMode::Regroup)
             );
             if !origin {
                 walk(specs, up, fanouts, worst);

@@ -30,4 +30,6 @@ pub(crate) struct NodePlan {
     pub(crate) has_partial: bool,
     /// Dedicated device lanes (device nodes only; 0 runs jobs inline).
     pub(crate) lanes: usize,
+    /// The run's worker slots (a fold keeps one accumulator per slot).
+    pub(crate) workers: usize,
 }

@@ -13,6 +13,7 @@
 
 pub(crate) mod device;
 pub(crate) mod feed;
+pub(crate) mod fold;
 pub(crate) mod outlets;
 pub(crate) mod source;
 pub(crate) mod stage;

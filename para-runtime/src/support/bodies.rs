@@ -3,6 +3,7 @@
 //! by syntax, so a marker type parameter (`StageBody` / `FnBody`) lets trait
 //! resolution pick the implementation.
 
+use crate::api::combinators::Fold;
 use crate::api::stage::{Input, Output, Stage, StageMode};
 use crate::build::graph::Graph;
 use crate::build::port::Port;
@@ -12,6 +13,8 @@ use std::marker::PhantomData;
 pub struct StageBody;
 /// Marks a body used as a function returning `Out`.
 pub struct FnBody<Out>(PhantomData<fn() -> Out>);
+/// Marks a [`Fold`] body (not a `Stage`: it has per-worker state).
+pub struct FoldBody<A>(PhantomData<fn() -> A>);
 
 /// A non-closure body in a parallel position: a `Stage` value or a
 /// function path `Fn(In) -> Out`.
@@ -41,6 +44,19 @@ where
     type Out = Out;
     fn add(self, g: &mut Graph<'a>, from: Port<In>) -> Port<Out> {
         g.map(from, self)
+    }
+}
+
+impl<'a, In, A, I, F> ParallelBody<'a, In, FoldBody<A>> for Fold<I, F>
+where
+    In: Send + 'a,
+    A: Send + 'a,
+    I: Fn() -> A + Send + Sync + 'a,
+    F: Fn(A, In) -> A + Send + Sync + 'a,
+{
+    type Out = A;
+    fn add(self, g: &mut Graph<'a>, from: Port<In>) -> Port<A> {
+        g.fold(from, self.init, self.op)
     }
 }
 

@@ -55,3 +55,35 @@ closure_combinators! {
         I: IntoIterator, I::Item: Send + 'a, F: Fn(In) -> I,
     }
 }
+
+/// `fold(init, closure)` in a `pipeline!` stage: like the closure
+/// combinators above, implemented only for Para's `fold`, so the
+/// closure's parameter types come from the port (and from `init`'s
+/// accumulator) before the closure is checked.
+#[diagnostic::on_unimplemented(
+    message = "this is not Para's combinator of that name: `{Self}`",
+    label = "`pipeline!` reads `fold` called with an initialiser and a closure as Para's `fold`",
+    note = "to use a function of your own named `fold` as a stage, put the call in \
+            parentheses, e.g. `=> (fold(init, |acc, x| ..)) =>`"
+)]
+pub trait FoldCall<'a, In, I, F> {
+    /// The accumulator type.
+    type Out;
+    /// Builds the fold from `init` and `op` and adds it after `from`.
+    fn add(self, g: &mut Graph<'a>, from: Port<In>, init: I, op: F) -> Port<Self::Out>;
+}
+
+impl<'a, In, A, I, F, C> FoldCall<'a, In, I, F> for C
+where
+    C: FnOnce(I, F) -> crate::api::combinators::Fold<I, F>,
+    In: Send + 'a,
+    A: Send + 'a,
+    I: Fn() -> A + Send + Sync + 'a,
+    F: Fn(A, In) -> A + Send + Sync + 'a,
+{
+    type Out = A;
+    fn add(self, g: &mut Graph<'a>, from: Port<In>, init: I, op: F) -> Port<A> {
+        let fold = self(init, op);
+        g.fold(from, fold.init, fold.op)
+    }
+}

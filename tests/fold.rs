@@ -1,0 +1,127 @@
+//! `fold(init, op)` (SPEC section 1): one accumulator per worker that
+//! received items, emitted when the input ends and merged by a serial sink.
+
+use para::prelude::*;
+use para_tests::watchdog;
+use std::collections::HashMap;
+
+fn words(line: &str) -> impl Iterator<Item = &str> {
+    line.split_whitespace()
+}
+
+fn count<'a>(mut m: HashMap<&'a str, usize>, w: &'a str) -> HashMap<&'a str, usize> {
+    *m.entry(w).or_default() += 1;
+    m
+}
+
+fn text(lines: usize) -> Vec<String> {
+    (0..lines)
+        .map(|i| format!("w{} w{} common w{}", i % 7, i % 13, i % 3))
+        .collect()
+}
+
+/// The word count of the SPEC, with function paths, at 1 to 8 threads: the
+/// merged counts equal the sequential ones, and the sink sees at most one
+/// accumulator per worker.
+#[test]
+fn word_count_equals_the_sequential_one() {
+    let lines = text(20_000);
+    let mut expected: HashMap<&str, usize> = HashMap::new();
+    for line in &lines {
+        for w in words(line) {
+            *expected.entry(w).or_default() += 1;
+        }
+    }
+    for threads in [1, 2, 4, 8] {
+        let mut total: HashMap<&str, usize> = HashMap::new();
+        let mut merged = 0;
+        let report = watchdog("word count", || {
+            pipeline!(threads = threads,
+                lines.iter() => flat_map(|l| words(l)) => fold(HashMap::new, count)
+                    => |m| { merged += 1; for (w, n) in m { *total.entry(w).or_default() += n; } })
+        });
+        assert_eq!(total, expected, "threads = {threads}");
+        assert!(
+            (1..=threads + 1).contains(&merged),
+            "threads = {threads}: {merged} accumulators"
+        );
+        let fold = &report.nodes()[2];
+        assert_eq!(fold.kind(), "fold");
+        assert_eq!(fold.items_in(), 4 * 20_000);
+        assert_eq!(fold.items_out(), merged as u64);
+    }
+}
+
+/// A closure `op` takes its parameter types from the upstream stage and the
+/// initialiser, as the closure combinators do.
+#[test]
+fn closure_parameters_are_inferred() {
+    let mut sum = 0u64;
+    let mut largest = 0u64;
+    pipeline!(threads = 4,
+        #[split] 0..100_000u64 => |x| x * 3
+            => fold(|| (0u64, 0u64), |(s, m), x| (s + x, m.max(x)))
+            => |(s, m)| { sum += s; largest = largest.max(m); });
+    assert_eq!(sum, 3 * (0..100_000u64).sum::<u64>());
+    assert_eq!(largest, 3 * 99_999);
+}
+
+/// A fold's accumulators are a new origin: an ordered sink after it sees
+/// them (in the builder, even when several sources feed the fold); an
+/// empty input makes no accumulator.
+#[test]
+fn ordered_after_a_fold_and_an_empty_input() {
+    let mut out = Vec::new();
+    pipeline!(threads = 2, 0..1000u32 => fold(|| 0u32, |a, x| a + x) => #[ordered] |s| out.push(s));
+    assert_eq!(out.iter().sum::<u32>(), (0..1000u32).sum::<u32>());
+    let mut out = Vec::new();
+    let mut g = Graph::new();
+    let a = g.source(0..1000u32);
+    let b = g.source(1000..2000u32);
+    let both = g.fan_in([a, b]);
+    let sums = g.fold(both, || 0u32, |a, x| a + x);
+    g.ordered_sink(sums, |s| out.push(s));
+    g.run_with(Options::new().threads(2));
+    assert_eq!(out.iter().sum::<u32>(), (0..2000u32).sum::<u32>());
+    let mut seen = 0;
+    pipeline!(Vec::<u32>::new() => fold(|| 0u32, |a, x| a + x) => |_s| seen += 1);
+    assert_eq!(seen, 0);
+}
+
+/// Under a small capacity the fold gives its items' room back as it folds
+/// them, so a long input never stalls.
+#[test]
+fn a_small_capacity_does_not_stall() {
+    for threads in [1, 2, 4] {
+        let mut total = 0u64;
+        watchdog("fold under capacity 4", || {
+            pipeline!(threads = threads, capacity = 4,
+                0..200_000u64 => fold(|| 0u64, |a, x| a + x) => |s| total += s)
+        });
+        assert_eq!(total, (0..200_000u64).sum::<u64>());
+    }
+}
+
+/// A panic in `op` ends the run with its payload; the pool works after.
+#[test]
+fn a_panic_in_op_reaches_the_caller() {
+    let caught = std::panic::catch_unwind(|| {
+        pipeline!(threads = 2, 0..10_000u32 => fold(|| 0u32, |a, x| {
+            if x == 5_000 { panic!("bad item {x}") }
+            a.wrapping_add(x)
+        }) => |_s| ())
+    });
+    let payload = caught.expect_err("the fold panicked");
+    assert_eq!(payload.downcast_ref::<String>().unwrap(), "bad item 5000");
+    let mut n = 0;
+    pipeline!(threads = 2, 0..100u32 => fold(|| 0u32, |a, _x| a + 1) => |s| n += s);
+    assert_eq!(n, 100);
+}
+
+/// A fold into a stream: the accumulators come out of the iterator.
+#[test]
+fn a_fold_can_end_in_a_stream() {
+    let sums: Vec<u64> =
+        pipeline!(threads = 4, 0..10_000u64 => fold(|| 0u64, |a, x| a + x) => yield).collect();
+    assert_eq!(sums.iter().sum::<u64>(), (0..10_000u64).sum::<u64>());
+}
