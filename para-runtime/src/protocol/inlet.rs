@@ -431,4 +431,43 @@ mod loom_models {
             assert_eq!((taken, ends), (vec![0, 1], 1));
         });
     }
+
+    /// A producer that found the graph full waits for a wake while a task
+    /// of the source runs (the release that unparked it scheduled one):
+    /// the producer always wakes, whichever comes first (a lost wake would
+    /// leave it waiting for good, which loom reports as a deadlock).
+    #[test]
+    fn a_waiting_producer_is_woken_by_the_task() {
+        model(|| {
+            let inlet: Arc<Inlet<u32>> = Arc::new(Inlet::new());
+            inlet.attach();
+            let seen = inlet.wakes().expect("not ended");
+            let task = {
+                let inlet = inlet.clone();
+                thread::spawn(move || {
+                    let _ = inlet.pull(1, false, || {});
+                })
+            };
+            inlet.wait_for_wake(seen);
+            task.join().unwrap();
+        });
+    }
+
+    /// After `bind`, an early send waits for the start and then goes the
+    /// run's way (it reserves a unit); never queued without one.
+    #[test]
+    fn an_early_send_after_bind_waits_for_the_start() {
+        model(|| {
+            let inlet: Arc<Inlet<u32>> = Arc::new(Inlet::new());
+            inlet.bind();
+            let start = {
+                let inlet = inlet.clone();
+                thread::spawn(move || inlet.attach())
+            };
+            let early = inlet.push_early(7, true);
+            let (queued_before, _) = start.join().unwrap();
+            assert!(matches!(early, Early::Started(7)));
+            assert_eq!(queued_before, 0);
+        });
+    }
 }
