@@ -1,12 +1,13 @@
-//! Criterion benchmarks of the six reference workloads (W1..W6, defined in
+//! Criterion benchmarks of the reference workloads (W1..W7, defined in
 //! benches/README.md): one group per workload, one benchmark per
 //! implementation (sequential, rayon, crossbeam, crossbeam-batch, para) at
 //! the thread count given by
 //! `PARA_BENCH_THREADS` (default 2), sizes scaled by `PARA_BENCH_SCALE`
 //! (default 1.0). W1, W2 and W3 also run their stream variants (Para ending
 //! in `yield`, consumed by a `for` loop; W2 as an iterator with dpc-pariter
-//! and rayon's `par_bridge`). Checksums are asserted equal across
-//! implementations and variants before anything is timed.
+//! and rayon's `par_bridge`), W7 (Para with `fold`) its counting-sink
+//! variant. Checksums are asserted equal across implementations and
+//! variants before anything is timed.
 //!
 //! Run: `cargo bench --bench workloads` (add `-- W3` to run one group). For one
 //! table with speed-ups, ratios and peak memory, see `examples/bench_table.rs`.
@@ -60,7 +61,8 @@ fn workloads(c: &mut Criterion) {
     let threads = threads_from_env();
     let scale = workloads::scale_from_env();
     for id in workloads::IDS {
-        // Built one at a time, so only one input (W3's 64 MiB text) is alive.
+        // Built one at a time, so only one input (W3's 64 MiB or W7's 50 MB of
+        // text) is alive.
         let w = workloads::build(id, scale).expect("known workload");
         bench_workload(c, w.as_ref(), threads);
     }

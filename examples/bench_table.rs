@@ -1,4 +1,4 @@
-//! One markdown table of the six reference workloads (benches/README.md W1..W6)
+//! One markdown table of the reference workloads (benches/README.md W1..W7)
 //! for every implementation: sequential loop, rayon, crossbeam (one item per
 //! message), crossbeam-batch (1024 items per message) and Para.
 //!
@@ -8,13 +8,15 @@
 //! max(2 µs / threads, 0.5 µs, 2.5 µs / cores), for W6 the peak memory
 //! (VmHWM) at N and 10 N, each measured in a child process running that one
 //! implementation once. Checksums are asserted equal across implementations
-//! on every run.
+//! on every run. W7's Para version counts with `fold`; its bar line also
+//! gives the whole run's time in ms.
 //!
-//! A second table measures the stream variants (benches/README.md, "Streams"):
-//! W1 ending in a bare stream and W2 and W3 ending in an ordered stream, each
-//! consumed by a `for` loop, against Para's sink version measured again in
-//! the same round-robin, and W2 as an iterator with dpc-pariter's
-//! `parallel_map` and rayon's `par_bridge()` against Para's ordered stream.
+//! A second table measures the variants (benches/README.md, "Streams" and
+//! W7): W1 ending in a bare stream and W2 and W3 ending in an ordered
+//! stream, each consumed by a `for` loop, and W7 with a plain counting sink
+//! instead of `fold`, against Para's own version measured again in the same
+//! round-robin; and W2 as an iterator with dpc-pariter's `parallel_map` and
+//! rayon's `par_bridge()` against Para's ordered stream.
 //!
 //! Run: `cargo run --release --example bench_table -- [--threads T] [--runs R]
 //! [--scale S] [--only W1,W4]` (defaults: 2 threads, 3 runs, scale from
@@ -224,20 +226,21 @@ fn measure_variants(
     (median(sink), times.into_iter().map(median).collect())
 }
 
-/// The rows and bar lines of one workload's stream variants.
+/// The rows and bar lines of one workload's variants.
 struct VariantRows {
     rows: Vec<String>,
     bars: Vec<String>,
 }
 
-/// The stream table's rows for `w`: Para's sink version, then every
+/// The variant table's rows for `w`: Para's own version, then every
 /// variant with its ratio to what it is compared with, and the bar lines
 /// (the streams: within 2% of the sink version where the sink is ordered).
 fn variant_rows(w: &dyn Workload, sequential: f64, sink: f64, times: &[f64]) -> VariantRows {
     let variants = w.variants();
-    let ordered = variants.contains(&Variant::ParaOrderedStream);
-    let sink_name = if ordered {
+    let sink_name = if variants.contains(&Variant::ParaOrderedStream) {
         "para (ordered sink)"
+    } else if variants.contains(&Variant::ParaCountingSink) {
+        "para (fold)"
     } else {
         "para (sink)"
     };
@@ -273,6 +276,13 @@ fn variant_rows(w: &dyn Workload, sequential: f64, sink: f64, times: &[f64]) -> 
             Variant::ParaStream => format!(
                 "{} stream: para-stream (a `for` loop) {} per item, {ratio:.2}x the sink's ({}) \
                  (no bar)",
+                w.id(),
+                per_item(t),
+                per_item(reference)
+            ),
+            Variant::ParaCountingSink => format!(
+                "{} without fold: para-counting-sink (every word through one serial sink) {} \
+                 per item, {ratio:.2}x the fold's ({}) (no bar)",
                 w.id(),
                 per_item(t),
                 per_item(reference)
@@ -316,13 +326,13 @@ fn main() {
         "| workload | implementation | time per item | speed-up vs sequential | ratio to best alternative | notes |".to_string(),
         "| --- | --- | ---: | ---: | ---: | --- |".to_string(),
     ];
-    let mut stream_table = vec![
+    let mut variant_table = vec![
         "| workload | implementation | time per item | speed-up vs sequential | ratio | compared with |".to_string(),
         "| --- | --- | ---: | ---: | ---: | --- |".to_string(),
     ];
     let mut footnotes = Vec::new();
     let mut bars = Vec::new();
-    let mut stream_bars = Vec::new();
+    let mut variant_bars = Vec::new();
     for id in &args.only {
         let w = workloads::build(id, args.scale).expect("known workload");
         let label = format!("{} `{}` (N = {})", w.id(), w.name(), w.items());
@@ -379,6 +389,7 @@ fn main() {
         };
         let bar = Bar {
             id: w.id(),
+            items: w.items(),
             times: &times,
             para,
             threads: args.threads,
@@ -398,27 +409,27 @@ fn main() {
             ));
         }
         if !w.variants().is_empty() {
-            eprintln!("  {} stream variants ...", w.id());
+            eprintln!("  {} variants ...", w.id());
             let (sink, variant_times) =
                 measure_variants(w.as_ref(), args.threads, args.runs, checksum);
             let VariantRows { rows, bars } =
                 variant_rows(w.as_ref(), sequential, sink, &variant_times);
-            stream_table.extend(rows);
-            stream_bars.extend(bars);
+            variant_table.extend(rows);
+            variant_bars.extend(bars);
         }
     }
     println!("{}\n", table.join("\n"));
     for line in footnotes {
         println!("{line}");
     }
-    if !stream_bars.is_empty() {
+    if !variant_bars.is_empty() {
         println!(
-            "\nStreams (SPEC section 5): the pipeline ends in `yield` and a `for` loop takes \
-             its results; Para's sink version measured again, round-robin with the variants. \
-             Speed-up: against the sequential median of the table above; checksums asserted \
-             equal to it.\n"
+            "\nVariants: streams (SPEC section 5: the pipeline ends in `yield` and a `for` loop \
+             takes its results) and W7 with a counting sink instead of `fold`; Para's own \
+             version measured again, round-robin with the variants. Speed-up: against the \
+             sequential median of the table above; checksums asserted equal to it.\n"
         );
-        println!("{}", stream_table.join("\n"));
+        println!("{}", variant_table.join("\n"));
     }
     println!("\nBars (benches/README.md, at {} threads):", args.threads);
     if args.scale != 1.0 {
@@ -428,7 +439,7 @@ fn main() {
             args.scale
         );
     }
-    for line in bars.iter().chain(&stream_bars) {
+    for line in bars.iter().chain(&variant_bars) {
         println!("- {line}");
     }
 }
@@ -436,6 +447,8 @@ fn main() {
 /// One workload's results, judged against its bar in benches/README.md.
 struct Bar<'a> {
     id: &'static str,
+    /// Items per run (W7's bar line gives whole runs in ms).
+    items: u64,
     /// Median ns per item, in [`Impl::ALL`] order.
     times: &'a [f64],
     para: f64,
@@ -519,6 +532,20 @@ impl Bar<'_> {
                     Self::met(flat),
                     self.para / best,
                     Self::met(self.para <= best)
+                )
+            }
+            "W7" => {
+                let rayon = self.time(Impl::Rayon);
+                let ms = |t: f64| format!("{:.1} ms", t * self.items as f64 / 1e6);
+                format!(
+                    "W7: para (fold) {} a run, speed-up {:.2}x; rayon (fold/reduce) {}, {:.2}x; \
+                     sequential {}; bar: at least rayon's speed-up: {}",
+                    ms(self.para),
+                    sequential / self.para,
+                    ms(rayon),
+                    sequential / rayon,
+                    ms(sequential),
+                    Self::met(self.para <= rayon)
                 )
             }
             other => format!("{other}: no bar"),

@@ -1,8 +1,11 @@
-//! Word frequencies over a text file, with a fan-out to two sinks: one counts
-//! words, the other counts lines and bytes.
+//! Word frequencies over a text file, with a fan-out to two branches: one
+//! splits the lines into words and counts them with `fold` (a `HashMap` per
+//! worker, merged by a serial sink when the input ends), the other counts
+//! lines and bytes. The counts are checked against a sequential loop.
 //!
 //! Run: `cargo run --release --example wordfreq [FILE]` (without a file, a
-//! generated text of 200,000 lines is written to a temporary file first).
+//! generated text of 200,000 lines is written to a temporary file first, and
+//! removed after the run).
 
 use para::prelude::*;
 use std::collections::HashMap;
@@ -28,10 +31,40 @@ fn generated_file() -> std::path::PathBuf {
     path
 }
 
+/// `fold`'s `op`: counts one word into a worker's map.
+#[inline]
+fn count(mut counts: HashMap<String, u64>, word: String) -> HashMap<String, u64> {
+    *counts.entry(word).or_default() += 1;
+    counts
+}
+
+/// Adds one worker's counts to the total.
+fn merge(total: &mut HashMap<String, u64>, counts: HashMap<String, u64>) {
+    for (word, n) in counts {
+        *total.entry(word).or_default() += n;
+    }
+}
+
+/// The same counts from a plain sequential loop: (words, lines, bytes).
+fn sequential(path: &std::path::Path) -> (HashMap<String, u64>, u64, u64) {
+    let mut counts: HashMap<String, u64> = HashMap::new();
+    let (mut line_count, mut bytes) = (0u64, 0u64);
+    for line in BufReader::new(std::fs::File::open(path).expect("open the text file")).lines() {
+        let line = line.expect("read a line").to_lowercase();
+        for word in line.split_whitespace() {
+            *counts.entry(word.to_string()).or_default() += 1;
+        }
+        line_count += 1;
+        bytes += line.len() as u64 + 1;
+    }
+    (counts, line_count, bytes)
+}
+
 fn main() {
-    let path = std::env::args()
-        .nth(1)
-        .map_or_else(generated_file, Into::into);
+    let file = std::env::args().nth(1);
+    let generated = file.is_none();
+    let path = file.map_or_else(generated_file, Into::into);
+    let expected = sequential(&path);
     let lines = BufReader::new(std::fs::File::open(&path).expect("open the text file"))
         .lines()
         .map(|line| line.expect("read a line"));
@@ -40,16 +73,27 @@ fn main() {
     let (mut line_count, mut bytes) = (0u64, 0u64);
     let report = pipeline!(
         lines => |line: String| line.to_lowercase() => (
-            |line: String| line.split_whitespace().map(str::to_string).collect::<Vec<_>>()
-                => unbatch()
-                => |word: String| *counts.entry(word).or_default() += 1,
+            flat_map(|line: String| line.split_whitespace().map(str::to_string).collect::<Vec<_>>())
+                => fold(HashMap::new, count)
+                => |m| merge(&mut counts, m),
             |line: String| { line_count += 1; bytes += line.len() as u64 + 1 }
         )
+    );
+    if generated {
+        std::fs::remove_file(&path).expect("remove the generated file");
+    }
+    assert_eq!(
+        (&counts, line_count, bytes),
+        (&expected.0, expected.1, expected.2),
+        "the counts must match the sequential loop"
     );
 
     let mut top: Vec<_> = counts.into_iter().collect();
     top.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    println!("{}: {line_count} lines, {bytes} bytes", path.display());
+    println!(
+        "{}: {line_count} lines, {bytes} bytes (word counts match the sequential loop)",
+        path.display()
+    );
     for (word, n) in top.iter().take(10) {
         println!("  {word:<12} {n}");
     }

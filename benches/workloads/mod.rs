@@ -1,11 +1,12 @@
-//! The six reference workloads of benches/README.md (W1..W6), each written five
+//! The reference workloads of benches/README.md (W1..W7), each written five
 //! ways behind one trait (flume's benches/basic.rs style): a sequential loop,
 //! rayon, hand-written crossbeam-channel pipelines (one item per message, and
 //! 1024-item batches) and Para's `pipeline!`.
 //!
 //! W1, W2 and W3 also run as [`Variant`]s: Para ending in a stream consumed
 //! by a `for` loop, and (W2) the iterator-shaped alternatives dpc-pariter
-//! and rayon's `par_bridge`.
+//! and rayon's `par_bridge`; W7 (whose Para version counts with `fold`) as
+//! Para with a plain counting sink.
 //!
 //! Shared by the criterion driver (`benches/workloads.rs`) and the table
 //! binary (`examples/bench_table.rs`) through `#[path = ...] mod workloads;`.
@@ -18,6 +19,7 @@ pub mod w3_zlib;
 pub mod w4_fanout;
 pub mod w5_stateful;
 pub mod w6_memory;
+pub mod w7_wordcount;
 
 use crossbeam_channel::{Receiver, Sender};
 use std::collections::BTreeMap;
@@ -77,9 +79,9 @@ impl Impl {
 
 /// A way of running a workload beyond the five of [`Impl`]: Para's streams
 /// (SPEC section 5: the pipeline ends in `yield` and a `for` loop takes its
-/// results on the calling thread) and the iterator-shaped alternatives they
-/// are compared with. A workload lists the ones it has in
-/// [`Workload::variants`].
+/// results on the calling thread), the iterator-shaped alternatives they
+/// are compared with, and W7 without `fold`. A workload lists the ones it
+/// has in [`Workload::variants`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Variant {
     /// W1 ending in a bare stream (`yield`, completion order), summed by a
@@ -94,6 +96,9 @@ pub enum Variant {
     /// W2 as an iterator: rayon's `par_bridge()` collecting the rows with
     /// their indices, then a sort by index.
     RayonParBridge,
+    /// W7 with a plain counting sink (every word through one serial stage)
+    /// instead of Para's `fold` and a merging sink.
+    ParaCountingSink,
 }
 
 impl Variant {
@@ -104,15 +109,16 @@ impl Variant {
             Variant::ParaOrderedStream => "para-ordered-stream",
             Variant::Pariter => "pariter",
             Variant::RayonParBridge => "rayon-par-bridge",
+            Variant::ParaCountingSink => "para-counting-sink",
         }
     }
 
-    /// What this variant is compared with: `None` for Para's sink version
-    /// ([`Impl::Para`]), which the streams replace; Para's ordered stream for
-    /// the iterator alternatives.
+    /// What this variant is compared with: `None` for Para's own version
+    /// ([`Impl::Para`]), which the streams and the counting sink replace;
+    /// Para's ordered stream for the iterator alternatives.
     pub fn compared_with(self) -> Option<Variant> {
         match self {
-            Variant::ParaStream | Variant::ParaOrderedStream => None,
+            Variant::ParaStream | Variant::ParaOrderedStream | Variant::ParaCountingSink => None,
             Variant::Pariter | Variant::RayonParBridge => Some(Variant::ParaOrderedStream),
         }
     }
@@ -120,7 +126,7 @@ impl Variant {
 
 /// One reference workload, runnable by every [`Impl`].
 pub trait Workload: Sync {
-    /// `W1` .. `W6`.
+    /// `W1` .. `W7`.
     fn id(&self) -> &'static str;
     /// The short name of benches/README.md (`fine`, `mandel`, ...).
     fn name(&self) -> &'static str;
@@ -170,10 +176,11 @@ pub trait Workload: Sync {
 }
 
 /// The workload ids, in order.
-pub const IDS: [&str; 6] = ["W1", "W2", "W3", "W4", "W5", "W6"];
+pub const IDS: [&str; 7] = ["W1", "W2", "W3", "W4", "W5", "W6", "W7"];
 
-/// Builds workload `id` (`W1` .. `W6`, any case) at `scale` times the
-/// benches/README.md size; generates its input (W3's text, W5's calibration).
+/// Builds workload `id` (`W1` .. `W7`, any case) at `scale` times the
+/// benches/README.md size; generates its input (W3's and W7's text, W5's
+/// calibration).
 pub fn build(id: &str, scale: f64) -> Option<Box<dyn Workload>> {
     Some(match id.to_ascii_uppercase().as_str() {
         "W1" => Box::new(w1_fine::Fine::new(scale)),
@@ -182,6 +189,7 @@ pub fn build(id: &str, scale: f64) -> Option<Box<dyn Workload>> {
         "W4" => Box::new(w4_fanout::Fanout::new(scale)),
         "W5" => Box::new(w5_stateful::Stateful::new(scale)),
         "W6" => Box::new(w6_memory::Memory::new(scale)),
+        "W7" => Box::new(w7_wordcount::Wordcount::new(scale)),
         _ => return None,
     })
 }
@@ -340,7 +348,7 @@ impl<T> Reorder<T> {
     }
 }
 
-/// FNV-1a 64 (the checksum of W2's image and W3's output).
+/// FNV-1a 64 (the checksum of W2's image, W3's output and W7's counts).
 pub fn fnv1a(bytes: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for &b in bytes {

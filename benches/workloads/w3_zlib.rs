@@ -20,7 +20,8 @@ use std::io::{Read, Write};
 /// 1 MiB chunks (benches/README.md).
 const CHUNK: usize = 1 << 20;
 
-const WORDS: [&str; 64] = [
+/// The 64 words of the generated text (W7 uses them too).
+pub const WORDS: [&str; 64] = [
     "the", "of", "and", "to", "in", "is", "you", "that", "it", "he", "was", "for", "on", "are",
     "as", "with", "his", "they", "at", "be", "this", "have", "from", "or", "one", "had", "by",
     "word", "but", "not", "what", "all", "were", "we", "when", "your", "can", "said", "there",
