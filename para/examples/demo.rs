@@ -10,7 +10,7 @@
 //! order (an ordered sink). The same counts and checksum are computed by a
 //! plain sequential loop, and the run's report is printed.
 //!
-//! Run: `cargo run --release --example demo [LINES] [THREADS]`
+//! Run: `cargo run --release -p para --example demo [LINES] [THREADS]`
 
 use para::prelude::*;
 use std::collections::{HashMap, HashSet};
