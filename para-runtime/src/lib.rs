@@ -45,6 +45,13 @@
 //!   finishes once its input is over and closes once (`protocol::completion`).
 //! * A panicking stage cancels the run; items inside are dropped and the
 //!   panic resumes on the caller (`exec::run`).
+//! * A graph that ends in a stream runs in the background, kept by a thread
+//!   of its own or of the user's scope; its [`Stream`] takes the items
+//!   through an outflow whose chunks keep their capacity units until taken
+//!   (`nodes::stream`, `protocol::outflow`). A [`Feed`] is a source whose
+//!   queue producer threads fill while it runs, scheduled only when there
+//!   is something to take (`nodes::feed`, `protocol::inlet`). Both reach the
+//!   run through `exec::remote`, which borrows nothing.
 //!
 //! # Layout: folders by layer
 //!
@@ -61,10 +68,10 @@
 //! | `sync` | threads, atomics, locks, `Arc`, channels, `CachePadded`; loom's under `cfg(loom)` |
 //! | `api` | what users implement and get back: [`Stage`] and its batch views, the [`combinators`], [`Split`] sources, [`NodeId`], the [`Report`] |
 //! | `data` | the data structures items travel in: batches and their tags, inboxes, task queues, the reorder buffer |
-//! | `protocol` | the protocols, each with its invariants and loom models: completion, claim slots, capacity parking, the crew of worker slots |
-//! | `exec` | scheduling: the `Node` trait, the state of one run, the executor and the hand-off, statistics, the worker loop, starting and ending a run |
-//! | `nodes` | the node kinds: sources, stages, device stages, and the typed outlets they emit through |
-//! | `build` | what users call: [`Graph`], [`Port`], [`Options`], and the planner that turns a built graph into per-node plans |
+//! | `protocol` | the protocols, each with its invariants and loom models: completion, claim slots, capacity parking, the crew of worker slots, a feed's queue, a stream's hand-off |
+//! | `exec` | scheduling: the `Node` trait, the state of one run and its `'static` remote handle, the executor and the hand-off, statistics, the worker loop, starting and ending a run |
+//! | `nodes` | the node kinds: sources, feeds, stages, folds, device stages, the `yield` node and its [`Stream`], and the typed outlets they emit through |
+//! | `build` | what users call: [`Graph`], [`Port`], [`StreamPort`], [`Options`], and the planner that turns a built graph into per-node plans |
 //! | `support` | what the `para` macros' expansions call (hidden): typed helpers whose bounds carry the compile errors, stage bodies, the `#[para::pipeline]` loop machinery |
 //!
 //! Each folder's module doc says what it owns and what it may import.

@@ -13,9 +13,13 @@
 //!   structures and its invariant.
 //! * `stats` (per-node counters and clock sampling) and `sizing` (how many
 //!   items a source yields per batch).
+//! * `remote`: a `'static` handle on a run for threads outside it (a
+//!   stream's consumer, a feed's producers): schedule a source, reserve and
+//!   release capacity, cancel.
 //! * `worker`: the worker loop (find a task, run it, leave when idle);
 //!   `scheduler`: start a run's lanes and worker jobs, keep the run going
-//!   until it ends, build the report.
+//!   until it ends (on the caller, or on a stream's keeper thread through
+//!   `Launch`), build the report.
 //!
 //! May import: `protocol`, `data`, `api`, `sync`.
 

@@ -5,6 +5,12 @@
 //! * `source`: one source node over a supply, a serial iterator or a
 //!   splittable (`#[split]`) source;
 //! * `device`: `#[gpu]` stages, batches run on dedicated lanes;
+//! * `feed`: a source fed by producer threads while the run goes on
+//!   ([`feed`](crate::feed), `Feeder`, `Feed`), never blocking a worker;
+//! * `fold`: `fold(init, op)`, a parallel stage with one accumulator per
+//!   worker slot;
+//! * `stream`: the `yield` node and the [`Stream`](crate::Stream) its
+//!   consumer iterates, with the soundness argument of background runs;
 //! * `outlets`: the typed edges every node emits through, and the
 //!   claim-slot helpers limited nodes drain their inbox with.
 //!
