@@ -1,7 +1,7 @@
-//! The reference workloads of benches/README.md (W1..W7 and W6b), each written five
-//! ways behind one trait (flume's benches/basic.rs style): a sequential loop,
-//! rayon, hand-written crossbeam-channel pipelines (one item per message, and
-//! 1024-item batches) and Para's `pipeline!`.
+//! The reference workloads of benches/README.md (W1..W7 and W6b), each
+//! written five ways behind one trait (flume's benches/basic.rs style): a
+//! sequential loop, rayon, hand-written crossbeam-channel pipelines (one item
+//! per message, and 1024-item batches) and Para's `pipeline!`.
 //!
 //! W1, W2 and W3 also run as [`Variant`]s: Para ending in a stream consumed
 //! by a `for` loop, and (W2) the iterator-shaped alternatives dpc-pariter
