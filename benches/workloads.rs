@@ -1,5 +1,5 @@
-//! Criterion benchmarks of the reference workloads (W1..W7, defined in
-//! benches/README.md): one group per workload, one benchmark per
+//! Criterion benchmarks of the reference workloads (W1..W7 and W6b, defined
+//! in benches/README.md): one group per workload, one benchmark per
 //! implementation (sequential, rayon, crossbeam, crossbeam-batch, para) at
 //! the thread count given by
 //! `PARA_BENCH_THREADS` (default 2), sizes scaled by `PARA_BENCH_SCALE`

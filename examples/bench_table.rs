@@ -1,15 +1,15 @@
-//! One markdown table of the reference workloads (benches/README.md W1..W7)
-//! for every implementation: sequential loop, rayon, crossbeam (one item per
-//! message), crossbeam-batch (1024 items per message) and Para.
+//! One markdown table of the reference workloads (benches/README.md W1..W7
+//! and W6b) for every implementation: sequential loop, rayon, crossbeam (one
+//! item per message), crossbeam-batch (1024 items per message) and Para.
 //!
 //! Columns: time per item (median of the runs), speed-up over the sequential
 //! loop, ratio to the best alternative (time / best time among rayon and the
 //! crossbeam pipelines), and notes: for W5 the ratio to the bound
-//! max(2 µs / threads, 0.5 µs, 2.5 µs / cores), for W6 the peak memory
-//! (VmHWM) at N and 10 N, each measured in a child process running that one
-//! implementation once. Checksums are asserted equal across implementations
-//! on every run. W7's Para version counts with `fold`; its bar line also
-//! gives the whole run's time in ms.
+//! max(2 µs / threads, 0.5 µs, 2.5 µs / cores), for W6 and W6b the peak
+//! memory (VmHWM) at N and 10 N, each measured in a child process running
+//! that one implementation once. Checksums are asserted equal across
+//! implementations on every run. W7's Para version counts with `fold`; its
+//! bar line also gives the whole run's time in ms.
 //!
 //! A second table measures the variants (benches/README.md, "Streams" and
 //! W7): W1 ending in a bare stream and W2 and W3 ending in an ordered
@@ -19,7 +19,7 @@
 //! rayon's `par_bridge()` against Para's ordered stream.
 //!
 //! Run: `cargo run --release --example bench_table -- [--threads T] [--runs R]
-//! [--scale S] [--only W1,W4]` (defaults: 2 threads, 3 runs, scale from
+//! [--scale S] [--only W1,W6b]` (defaults: 2 threads, 3 runs, scale from
 //! `PARA_BENCH_SCALE` or 1.0, all workloads).
 
 #[path = "../benches/workloads/mod.rs"]
@@ -28,10 +28,10 @@ mod workloads;
 use std::process::Command;
 use std::time::Instant;
 use workloads::w5_stateful::Stateful;
-use workloads::w6_memory::Memory;
+use workloads::w6_memory;
 use workloads::{Impl, Variant, Workload};
 
-/// The hidden first argument of the W6 memory child process.
+/// The hidden first argument of the W6/W6b memory child process.
 const W6_CHILD: &str = "--w6-child";
 
 struct Args {
@@ -42,7 +42,7 @@ struct Args {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: bench_table [--threads T] [--runs R] [--scale S] [--only W1,W4]");
+    eprintln!("usage: bench_table [--threads T] [--runs R] [--scale S] [--only W1,W6b]");
     std::process::exit(2)
 }
 
@@ -63,7 +63,16 @@ fn parse_args(args: &[String]) -> Args {
             "--only" => {
                 parsed.only = value
                     .split(',')
-                    .map(|s| s.trim().to_ascii_uppercase())
+                    .map(|id| match workloads::canonical_id(id) {
+                        Some(known) => known.to_string(),
+                        None => {
+                            eprintln!(
+                                "unknown workload {id}; expected some of {:?}",
+                                workloads::IDS
+                            );
+                            std::process::exit(2);
+                        }
+                    })
                     .collect()
             }
             _ => usage(),
@@ -71,15 +80,6 @@ fn parse_args(args: &[String]) -> Args {
     }
     if parsed.threads == 0 || parsed.runs == 0 || parsed.scale <= 0.0 {
         usage();
-    }
-    for id in &parsed.only {
-        if !workloads::IDS.contains(&id.as_str()) {
-            eprintln!(
-                "unknown workload {id}; expected some of {:?}",
-                workloads::IDS
-            );
-            std::process::exit(2);
-        }
     }
     parsed
 }
@@ -97,28 +97,35 @@ fn vm_hwm_kib() -> u64 {
         .expect("VmHWM value in kB")
 }
 
-/// The W6 child: runs one implementation once at N items; prints its
-/// checksum and VmHWM.
+/// The memory child: runs one implementation of W6 or W6b once at N items;
+/// prints its checksum and VmHWM.
 fn w6_child(args: &[String]) {
-    let [imp, n, threads] = args else {
-        panic!("{W6_CHILD} IMPL N THREADS")
+    let [id, imp, n, threads] = args else {
+        panic!("{W6_CHILD} W6|W6b IMPL N THREADS")
     };
     let imp = Impl::parse(imp).expect("implementation name");
-    let w = Memory::with_items(n.parse().expect("N"));
+    let w = w6_memory::with_items(id, n.parse().expect("N")).expect("W6 or W6b");
     let checksum = w.run(imp, threads.parse().expect("THREADS"));
     println!("{checksum} {}", vm_hwm_kib());
 }
 
-/// Runs the W6 child for `imp` at `n` items: (checksum, VmHWM in KiB).
-fn w6_peak(imp: Impl, n: u64, threads: usize) -> (u64, u64) {
+/// Runs the memory child of workload `id` (W6 or W6b) for `imp` at `n`
+/// items: (checksum, VmHWM in KiB).
+fn w6_peak(id: &str, imp: Impl, n: u64, threads: usize) -> (u64, u64) {
     let exe = std::env::current_exe().expect("current executable");
     let out = Command::new(exe)
-        .args([W6_CHILD, imp.name(), &n.to_string(), &threads.to_string()])
+        .args([
+            W6_CHILD,
+            id,
+            imp.name(),
+            &n.to_string(),
+            &threads.to_string(),
+        ])
         .output()
-        .expect("start the W6 child");
+        .expect("start the memory child");
     assert!(
         out.status.success(),
-        "W6 child {} N={n} failed: {}",
+        "{id} child {} N={n} failed: {}",
         imp.name(),
         String::from_utf8_lossy(&out.stderr)
     );
@@ -363,19 +370,19 @@ fn main() {
             ));
         }
         let para = times[Impl::ALL.len() - 1];
-        let para_peaks = if w.id() == "W6" {
-            let n = w.items();
+        let para_peaks = if w6_memory::IDS.contains(&w.id()) {
+            let (id, n) = (w.id(), w.items());
             let mut reference_10n = None;
             let mut para_peaks = (0, 0);
             for (note, imp) in notes.iter_mut().zip(Impl::ALL) {
-                eprintln!("  W6 peak memory: {} at N and 10 N ...", imp.name());
-                let (sum_n, peak_n) = w6_peak(imp, n, args.threads);
-                let (sum_10n, peak_10n) = w6_peak(imp, 10 * n, args.threads);
-                assert_eq!(sum_n, checksum, "W6 child {}: checksum", imp.name());
+                eprintln!("  {id} peak memory: {} at N and 10 N ...", imp.name());
+                let (sum_n, peak_n) = w6_peak(id, imp, n, args.threads);
+                let (sum_10n, peak_10n) = w6_peak(id, imp, 10 * n, args.threads);
+                assert_eq!(sum_n, checksum, "{id} child {}: checksum", imp.name());
                 assert_eq!(
                     *reference_10n.get_or_insert(sum_10n),
                     sum_10n,
-                    "W6 child {} at 10 N: checksum",
+                    "{id} child {} at 10 N: checksum",
                     imp.name()
                 );
                 *note = format!("VmHWM {} at N, {} at 10 N", mib(peak_n), mib(peak_10n));
@@ -478,7 +485,7 @@ impl Bar<'_> {
     }
 
     /// One line: the bar, the measured figure, and whether it is met.
-    /// `w6_peaks`: Para's VmHWM (KiB) at N and 10 N.
+    /// `w6_peaks`: Para's VmHWM (KiB) at N and 10 N (W6 and W6b).
     fn verdict(&self, w6_peaks: Option<(u64, u64)>) -> String {
         let sequential = self.time(Impl::Sequential);
         match self.id {
@@ -518,15 +525,16 @@ impl Bar<'_> {
                     Self::met(ratio <= 1.05)
                 )
             }
-            "W6" => {
-                let (at_n, at_10n) = w6_peaks.expect("W6 measures peak memory");
+            "W6" | "W6b" => {
+                let (at_n, at_10n) = w6_peaks.expect("W6 and W6b measure peak memory");
                 let (best, name) = self.best(&[Impl::Rayon, Impl::Crossbeam, Impl::CrossbeamBatch]);
                 // "The same at N and 10 N": within 10% (the allocator's
                 // own bookkeeping varies a little from run to run).
                 let flat = at_10n as f64 <= at_n as f64 * 1.1;
                 format!(
-                    "W6: para VmHWM {} at N, {} at 10 N (bar: the same: {}); time per item \
+                    "{}: para VmHWM {} at N, {} at 10 N (bar: the same: {}); time per item \
                      {:.2}x the best alternative ({name}) (bar: at most 1.00x: {})",
+                    self.id,
                     mib(at_n),
                     mib(at_10n),
                     Self::met(flat),

@@ -1,7 +1,7 @@
-//! The reference workloads of benches/README.md (W1..W7), each written five
-//! ways behind one trait (flume's benches/basic.rs style): a sequential loop,
-//! rayon, hand-written crossbeam-channel pipelines (one item per message, and
-//! 1024-item batches) and Para's `pipeline!`.
+//! The reference workloads of benches/README.md (W1..W7 and W6b), each
+//! written five ways behind one trait (flume's benches/basic.rs style): a
+//! sequential loop, rayon, hand-written crossbeam-channel pipelines (one item
+//! per message, and 1024-item batches) and Para's `pipeline!`.
 //!
 //! W1, W2 and W3 also run as [`Variant`]s: Para ending in a stream consumed
 //! by a `for` loop, and (W2) the iterator-shaped alternatives dpc-pariter
@@ -126,7 +126,7 @@ impl Variant {
 
 /// One reference workload, runnable by every [`Impl`].
 pub trait Workload: Sync {
-    /// `W1` .. `W7`.
+    /// `W1` .. `W7`, or `W6b`.
     fn id(&self) -> &'static str;
     /// The short name of benches/README.md (`fine`, `mandel`, ...).
     fn name(&self) -> &'static str;
@@ -176,9 +176,15 @@ pub trait Workload: Sync {
 }
 
 /// The workload ids, in order.
-pub const IDS: [&str; 7] = ["W1", "W2", "W3", "W4", "W5", "W6", "W7"];
+pub const IDS: [&str; 8] = ["W1", "W2", "W3", "W4", "W5", "W6", "W6b", "W7"];
 
-/// Builds workload `id` (`W1` .. `W7`, any case) at `scale` times the
+/// The workload id of [`IDS`] that `id` names, in any case (`w6B` gives `W6b`).
+pub fn canonical_id(id: &str) -> Option<&'static str> {
+    IDS.into_iter()
+        .find(|known| known.eq_ignore_ascii_case(id.trim()))
+}
+
+/// Builds workload `id` (one of [`IDS`], any case) at `scale` times the
 /// benches/README.md size; generates its input (W3's and W7's text, W5's
 /// calibration).
 pub fn build(id: &str, scale: f64) -> Option<Box<dyn Workload>> {
@@ -188,7 +194,8 @@ pub fn build(id: &str, scale: f64) -> Option<Box<dyn Workload>> {
         "W3" => Box::new(w3_zlib::Zlib::new(scale)),
         "W4" => Box::new(w4_fanout::Fanout::new(scale)),
         "W5" => Box::new(w5_stateful::Stateful::new(scale)),
-        "W6" => Box::new(w6_memory::Memory::new(scale)),
+        "W6" => Box::new(w6_memory::Memory::<w6_memory::Opaque>::new(scale)),
+        "W6B" => Box::new(w6_memory::Memory::<w6_memory::Cheap>::new(scale)),
         "W7" => Box::new(w7_wordcount::Wordcount::new(scale)),
         _ => return None,
     })

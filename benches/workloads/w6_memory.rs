@@ -1,54 +1,112 @@
-//! W6 `memory`: source `0..N` (N = 2,000,000) yielding a fresh 4 KiB
-//! `Vec<u8>` each; parallel stage: the byte sum; serial sink adds. Measures
-//! peak memory (VmHWM), which must not grow with N; the table binary measures
-//! it in a child process per implementation, at N and 10 N.
+//! W6 `memory` and W6b `memory-cheap`: source `0..N` (N = 2,000,000)
+//! yielding a fresh 4 KiB `Vec<u8>` each; parallel stage: the byte sum;
+//! serial sink adds. Measures peak memory (VmHWM), which must not grow with
+//! N; the table binary measures it in a child process per implementation,
+//! at N and 10 N.
+//!
+//! The two differ only in how an item is made and summed (a [`Producer`]):
+//! W6 hides the allocation behind `black_box` and sums into `u64`; W6b makes
+//! `vec![i as u8; 4096]` in the open (calloc-cheap: about 70 ns per item in
+//! the sequential loop) and sums into `u32`, so what it measures is the cost
+//! of moving large items between workers (cache, allocator arenas).
 
 use super::Workload;
 use super::{batch_channel, item_channel, rayon_pool, scaled, send_batches, spawn_stage};
 use para::prelude::*;
 use rayon::prelude::*;
 use std::hint::black_box;
+use std::marker::PhantomData;
 
 /// Bytes per item.
 const ITEM_BYTES: usize = 4096;
 
-/// Item `i`: a fresh 4 KiB buffer. `black_box` keeps the allocation and the
-/// fill from being folded into the byte sum.
-fn fresh(i: u64) -> Vec<u8> {
-    black_box(vec![i as u8; ITEM_BYTES])
+/// How the items of a memory workload are made and summed.
+pub trait Producer: Send + Sync + 'static {
+    /// `W6` or `W6b`.
+    const ID: &'static str;
+    /// The short name of benches/README.md.
+    const NAME: &'static str;
+    /// Item `i`: a fresh 4 KiB buffer.
+    fn fresh(i: u64) -> Vec<u8>;
+    /// The parallel stage: the sum of the bytes.
+    fn byte_sum(v: &[u8]) -> u64;
 }
 
-/// The parallel stage: the sum of the bytes.
-fn byte_sum(v: &[u8]) -> u64 {
-    v.iter().map(|&b| u64::from(b)).sum()
+/// W6's items: `black_box` keeps the allocation and the fill from being
+/// folded into the byte sum, which is taken in `u64`.
+pub struct Opaque;
+
+impl Producer for Opaque {
+    const ID: &'static str = "W6";
+    const NAME: &'static str = "memory";
+
+    fn fresh(i: u64) -> Vec<u8> {
+        black_box(vec![i as u8; ITEM_BYTES])
+    }
+
+    fn byte_sum(v: &[u8]) -> u64 {
+        v.iter().map(|&b| u64::from(b)).sum()
+    }
 }
 
-/// W6 at a given size.
-pub struct Memory {
+/// W6b's items: `vec![i as u8; 4096]` with nothing around it, summed in
+/// `u32` (at most 4096 x 255, which fits).
+pub struct Cheap;
+
+impl Producer for Cheap {
+    const ID: &'static str = "W6b";
+    const NAME: &'static str = "memory-cheap";
+
+    fn fresh(i: u64) -> Vec<u8> {
+        vec![i as u8; ITEM_BYTES]
+    }
+
+    fn byte_sum(v: &[u8]) -> u64 {
+        u64::from(v.iter().map(|&b| u32::from(b)).sum::<u32>())
+    }
+}
+
+/// The ids of the memory workloads, whose peak memory the table measures.
+pub const IDS: [&str; 2] = [Opaque::ID, Cheap::ID];
+
+/// The memory workload `id` (`W6` or `W6b`, exactly) with `n` items (the
+/// memory child process).
+pub fn with_items(id: &str, n: u64) -> Option<Box<dyn Workload>> {
+    match id {
+        Opaque::ID => Some(Box::new(Memory::<Opaque>::with_items(n))),
+        Cheap::ID => Some(Box::new(Memory::<Cheap>::with_items(n))),
+        _ => None,
+    }
+}
+
+/// W6 (`Memory<Opaque>`) or W6b (`Memory<Cheap>`) at a given size.
+pub struct Memory<P> {
     n: u64,
+    producer: PhantomData<P>,
 }
 
-impl Memory {
-    /// W6 with `N = 2,000,000 * scale` (at least 100).
+impl<P: Producer> Memory<P> {
+    /// The workload with `N = 2,000,000 * scale` (at least 100).
     pub fn new(scale: f64) -> Self {
+        Self::with_items(scaled(2_000_000, scale, 100))
+    }
+
+    /// The workload with exactly `n` items.
+    pub fn with_items(n: u64) -> Self {
         Memory {
-            n: scaled(2_000_000, scale, 100),
+            n,
+            producer: PhantomData,
         }
     }
-
-    /// W6 with exactly `n` items (the memory child process).
-    pub fn with_items(n: u64) -> Self {
-        Memory { n }
-    }
 }
 
-impl Workload for Memory {
+impl<P: Producer> Workload for Memory<P> {
     fn id(&self) -> &'static str {
-        "W6"
+        P::ID
     }
 
     fn name(&self) -> &'static str {
-        "memory"
+        P::NAME
     }
 
     fn items(&self) -> u64 {
@@ -58,7 +116,7 @@ impl Workload for Memory {
     fn sequential(&self) -> u64 {
         let mut sum = 0u64;
         for i in 0..self.n {
-            sum += byte_sum(&fresh(i));
+            sum += P::byte_sum(&P::fresh(i));
         }
         sum
     }
@@ -68,7 +126,7 @@ impl Workload for Memory {
         rayon_pool(threads).install(|| {
             (0..self.n)
                 .into_par_iter()
-                .map(|i| byte_sum(&fresh(i)))
+                .map(|i| P::byte_sum(&P::fresh(i)))
                 .sum()
         })
     }
@@ -80,10 +138,10 @@ impl Workload for Memory {
         std::thread::scope(|s| {
             s.spawn(move || {
                 for i in 0..n {
-                    src_tx.send(fresh(i)).expect("pipeline alive");
+                    src_tx.send(P::fresh(i)).expect("pipeline alive");
                 }
             });
-            spawn_stage(s, threads, work_rx, work_tx, |v: Vec<u8>| byte_sum(&v));
+            spawn_stage(s, threads, work_rx, work_tx, |v: Vec<u8>| P::byte_sum(&v));
             let sink = s.spawn(move || sink_rx.into_iter().sum());
             sink.join().expect("sink")
         })
@@ -94,13 +152,13 @@ impl Workload for Memory {
         let (src_tx, work_rx) = batch_channel::<(u64, Vec<Vec<u8>>)>(threads);
         let (work_tx, sink_rx) = batch_channel::<u64>(threads);
         std::thread::scope(|s| {
-            s.spawn(move || send_batches((0..n).map(fresh), &src_tx));
+            s.spawn(move || send_batches((0..n).map(P::fresh), &src_tx));
             spawn_stage(
                 s,
                 threads,
                 work_rx,
                 work_tx,
-                |(_, batch): (u64, Vec<Vec<u8>>)| batch.iter().map(|v| byte_sum(v)).sum::<u64>(),
+                |(_, batch): (u64, Vec<Vec<u8>>)| batch.iter().map(|v| P::byte_sum(v)).sum::<u64>(),
             );
             let sink = s.spawn(move || sink_rx.into_iter().sum());
             sink.join().expect("sink")
@@ -109,7 +167,7 @@ impl Workload for Memory {
 
     fn para(&self, threads: usize) -> u64 {
         let mut sum = 0u64;
-        pipeline!(threads = threads, (0..self.n).map(fresh) => |v| byte_sum(&v) => |s| sum += s);
+        pipeline!(threads = threads, (0..self.n).map(P::fresh) => |v| P::byte_sum(&v) => |s| sum += s);
         sum
     }
 }
