@@ -13,30 +13,13 @@
 //! naming the case.
 
 use para::{Graph, Options, SendError, TrySendError};
-use para_tests::watchdog;
+use para_tests::{quiet_panics_of, watchdog, Boom};
 use std::panic::{catch_unwind, panic_any, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, Once};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const THREADS: [usize; 4] = [1, 2, 4, 8];
-
-/// The payload of every injected panic (through `panic_any`).
-#[derive(Debug, PartialEq, Eq)]
-struct Boom(u64);
-
-/// Silences the expected panics (payload `Boom`); anything else still prints.
-fn quiet_expected_panics() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let default = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            if info.payload().downcast_ref::<Boom>().is_none() {
-                default(info);
-            }
-        }));
-    });
-}
 
 /// Makes and drops of one test's items.
 #[derive(Debug, Default)]
@@ -524,7 +507,7 @@ fn a_send_blocked_at_the_capacity_fails_when_the_stream_is_dropped() {
 /// the item back.
 #[test]
 fn send_after_a_stage_panic_fails_with_the_item() {
-    quiet_expected_panics();
+    quiet_panics_of::<Boom>();
     for threads in THREADS {
         let what = format!("send after a panic, threads {threads}");
         let counts = Arc::new(Counts::default());

@@ -5,9 +5,9 @@
 //! once, and the same thread pool must run the next graph normally.
 
 use para::{Graph, Options};
+use para_tests::quiet_panics_of;
 use std::panic::{catch_unwind, panic_any, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Once;
 
 /// Where the injected panic happens.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -99,19 +99,6 @@ impl Drop for Tracked<'_> {
     fn drop(&mut self) {
         self.counters.dropped.fetch_add(1, Ordering::SeqCst);
     }
-}
-
-/// Silences the expected panics (payload `Boom`); anything else still prints.
-fn quiet_expected_panics() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let default = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            if info.payload().downcast_ref::<Boom>().is_none() {
-                default(info);
-            }
-        }));
-    });
 }
 
 /// SplitMix64, for seeded choices.
@@ -265,7 +252,7 @@ fn inject(site: Site, threads: usize, seed: u64) {
 
 #[test]
 fn every_site_at_every_thread_count() {
-    quiet_expected_panics();
+    quiet_panics_of::<Boom>();
     let mut seeds = Rng(0xB00B);
     for site in SITES {
         for threads in [1, 2, 3, 4, 8] {
@@ -300,7 +287,7 @@ fn without_a_panic_every_item_is_sunk_and_dropped() {
 /// ordered sink and in the device body.
 #[test]
 fn panics_at_the_edges() {
-    quiet_expected_panics();
+    quiet_panics_of::<Boom>();
     for threads in [1, 2, 5] {
         for site in [Site::Source, Site::Map, Site::OrderedSink, Site::Device] {
             let counters = Counters::default();
@@ -329,7 +316,7 @@ fn panics_at_the_edges() {
 /// unchanged too (the common `panic!` forms).
 #[test]
 fn string_payloads_are_resumed_unchanged() {
-    quiet_expected_panics();
+    quiet_panics_of::<Boom>();
     let pool = rayon_core::ThreadPoolBuilder::new()
         .num_threads(3)
         .build()

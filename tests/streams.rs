@@ -18,11 +18,11 @@
 //! the nesting cases repeat.
 
 use para::{Graph, Options, Stream};
-use para_tests::{env_usize, watchdog};
+use para_tests::{env_usize, quiet_panics_of, watchdog, Boom};
 use std::collections::HashMap;
 use std::panic::{catch_unwind, panic_any, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, Once};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 const THREADS: [usize; 4] = [1, 2, 4, 8];
@@ -83,23 +83,6 @@ impl Drop for Tracked {
         let entry = counts.get_mut(&self.v).expect("a tracked item was made");
         entry.1 += 1;
     }
-}
-
-/// The payload of every injected panic (through `panic_any`).
-#[derive(Debug, PartialEq, Eq)]
-struct Boom(u64);
-
-/// Silences the expected panics (payload `Boom`); anything else still prints.
-fn quiet_expected_panics() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let default = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            if info.payload().downcast_ref::<Boom>().is_none() {
-                default(info);
-            }
-        }));
-    });
 }
 
 /// Unbalanced per-item work, so that items finish out of order.
@@ -425,7 +408,7 @@ fn panicking(site: Site, at: u64, threads: usize, counts: &Arc<Counts>) -> Strea
 /// item is dropped once, and the pool runs the next pipelines.
 #[test]
 fn a_stage_panic_resumes_in_next_with_its_payload() {
-    quiet_expected_panics();
+    quiet_panics_of::<Boom>();
     for threads in THREADS {
         for site in [Site::Map, Site::Source, Site::SinkBeside] {
             let what = format!("panic in {site:?}, threads {threads}");
@@ -482,7 +465,7 @@ fn a_stage_panic_resumes_in_next_with_its_payload() {
 /// payload, from `finish`.
 #[test]
 fn finish_of_a_panicking_run_panics_with_the_payload() {
-    quiet_expected_panics();
+    quiet_panics_of::<Boom>();
     for threads in THREADS {
         let what = format!("finish after a panic, threads {threads}");
         let counts = Arc::new(Counts::default());
@@ -502,7 +485,7 @@ fn finish_of_a_panicking_run_panics_with_the_payload() {
 /// `JoinHandle` does): the drop returns normally.
 #[test]
 fn dropping_a_panicked_stream_discards_the_panic() {
-    quiet_expected_panics();
+    quiet_panics_of::<Boom>();
     for threads in THREADS {
         let what = format!("drop after a panic, threads {threads}");
         let counts = Arc::new(Counts::default());

@@ -1,7 +1,8 @@
 //! Shared helpers of the workspace-level integration tests.
 
+use std::any::{Any, TypeId};
 use std::io::Write as _;
-use std::sync::mpsc;
+use std::sync::{mpsc, Mutex, Once};
 use std::time::Duration;
 
 /// Reads an unsigned knob of a long local run from the environment.
@@ -34,3 +35,34 @@ pub fn watchdog<R>(what: &str, f: impl FnOnce() -> R) -> R {
     dog.join().unwrap();
     result
 }
+
+/// Keeps the panics of this binary whose payload is a `P` (tests inject
+/// them with `std::panic::panic_any`) out of the test output; any other
+/// panic still prints through the default hook. Installs the hook once;
+/// each call adds `P` to the payload types it silences.
+pub fn quiet_panics_of<P: Any>() {
+    static SILENCED: Mutex<Vec<TypeId>> = Mutex::new(Vec::new());
+    static HOOK: Once = Once::new();
+    {
+        let mut silenced = SILENCED.lock().unwrap_or_else(|e| e.into_inner());
+        if !silenced.contains(&TypeId::of::<P>()) {
+            silenced.push(TypeId::of::<P>());
+        }
+    }
+    HOOK.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let payload: &(dyn Any + Send) = info.payload();
+            let silenced = SILENCED.lock().unwrap_or_else(|e| e.into_inner());
+            if !silenced.contains(&payload.type_id()) {
+                drop(silenced);
+                default(info);
+            }
+        }));
+    });
+}
+
+/// The payload of a panic a test injects (with `std::panic::panic_any`):
+/// the item it happened at.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Boom(pub u64);

@@ -146,11 +146,20 @@ impl<'r, 'g> Executor<'r, 'g> {
         self.inline_depth -= 1;
     }
 
-    /// Takes the batch handed to the stage whose inbox is `inbox`, if one
-    /// was (see [`Executor::deliver`]). A stage that takes handoffs calls
-    /// this first thing in `run`.
-    pub(crate) fn take_handoff<T>(&mut self, inbox: &Inbox<T>) -> Option<Batch<T>> {
-        self.handoff.take(inbox)
+    /// The batch a task of the node whose inbox is `inbox` runs on: the one
+    /// handed to it (see [`Executor::deliver`]), or the next in its inbox.
+    /// A node that takes handoffs calls this first thing in `run`.
+    ///
+    /// # Panics
+    ///
+    /// If there is neither (a task without a batch: a runtime bug).
+    pub(crate) fn take_batch<T>(&mut self, inbox: &Inbox<T>) -> Batch<T> {
+        match self.handoff.take(inbox) {
+            Some(batch) => batch,
+            None => inbox
+                .pop()
+                .expect("para internal error: a task without a batch"),
+        }
     }
 
     /// This worker's deques (`None` for an outsider).

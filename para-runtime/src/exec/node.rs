@@ -29,7 +29,7 @@ pub(crate) trait Node: Send + Sync {
     /// A batch was delivered to this node's inbox: schedule what must run.
     fn on_delivered(&self, ex: &mut Executor<'_, '_>);
     /// Whether `run(ex, NO_SLOT)` takes a batch handed over directly
-    /// ([`Executor::take_handoff`]) before it looks in the inbox: an
+    /// ([`Executor::take_batch`]) before it looks in the inbox: an
     /// unlimited parallel stage, which can always run a batch at once.
     fn takes_handoff(&self) -> bool {
         false

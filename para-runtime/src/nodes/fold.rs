@@ -69,13 +69,7 @@ where
     }
 
     fn run(&self, ex: &mut Executor<'_, '_>, _slot: u32) {
-        let batch = match ex.take_handoff(&self.inbox) {
-            Some(batch) => batch,
-            None => self
-                .inbox
-                .pop()
-                .expect("para internal error: a task without a batch"),
-        };
+        let batch = ex.take_batch(&self.inbox);
         let started = ex.timer(self.id);
         let Batch {
             mut items, weight, ..

@@ -277,13 +277,7 @@ impl<In: Send, S: Stage<In>> Node for StageNode<In, S> {
 
     fn run(&self, ex: &mut Executor<'_, '_>, slot: u32) {
         let Some(slots) = self.slots.as_ref() else {
-            let batch = match ex.take_handoff(&self.inbox) {
-                Some(batch) => batch,
-                None => self
-                    .inbox
-                    .pop()
-                    .expect("para internal error: a task without a batch"),
-            };
+            let batch = ex.take_batch(&self.inbox);
             self.process(ex, batch, None);
             ex.complete(self.id);
             return;
