@@ -28,7 +28,7 @@ fn lines(n: usize, bad: &[usize]) -> Vec<String> {
 fn an_error_stops_the_sources() {
     const CAPACITY: usize = 256;
     let input = lines(200_000, &[1_000]);
-    for threads in [1, 2, 4] {
+    for threads in [1, 2, 4, 8] {
         let parsed = AtomicUsize::new(0);
         let mut sum = 0u64;
         let result: Result<Report, ParseIntError> = watchdog("an error stops the sources", || {
@@ -136,5 +136,64 @@ fn a_stream_ends_with_the_error() {
         // all of those after it.
         assert_eq!(&oks[..2_500], (0..2_500u64).collect::<Vec<_>>());
         assert!(oks.len() < 9_999, "threads = {threads}: the run went on");
+    }
+}
+
+/// A pipeline with `?` is an ordinary library call: inside a stage of
+/// another pipeline and inside a rayon job it stops at its error and
+/// returns it, at 1 and 8 threads, with a small capacity.
+#[test]
+fn errors_inside_a_stage_and_inside_a_rayon_job() {
+    fn first_error(bad: usize, threads: usize) -> Result<u64, ParseIntError> {
+        let input = lines(5_000, &[bad]);
+        let mut sum = 0u64;
+        pipeline!(threads = threads, capacity = 16,
+            input.iter() => |l| l.parse::<u64>()? => |v| sum += v)?;
+        Ok(sum)
+    }
+    for threads in [1, 8] {
+        let mut errors = 0;
+        watchdog("? inside a stage", || {
+            pipeline!(threads = threads, 0..4usize => |k| first_error(1_000 * k + 10, threads)
+                => |r| errors += usize::from(r.is_err()));
+        });
+        assert_eq!(errors, 4, "threads = {threads}");
+        let pool = rayon_core::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        let (a, b) = watchdog("? inside a rayon job", || {
+            pool.install(|| {
+                rayon_core::join(|| first_error(100, threads), || first_error(4_000, threads))
+            })
+        });
+        assert!(a.is_err() && b.is_err(), "threads = {threads}");
+    }
+}
+
+/// A panic in a stage ends a pipeline with `?` like any other: the panic
+/// resumes on the caller with its payload, even after an error was
+/// recorded, and the pool runs the next pipeline.
+#[test]
+fn a_panic_after_an_error_reaches_the_caller() {
+    let input = lines(10_000, &[100]);
+    for threads in [1, 2, 8] {
+        let caught = std::panic::catch_unwind(|| {
+            let result: Result<Report, ParseIntError> = pipeline!(threads = threads, capacity = 8,
+                input.iter() => #[ordered] |l| {
+                    let v = l.parse::<u64>();
+                    if l == "50" {
+                        panic!("bad line {l}");
+                    }
+                    v?
+                } => |_v| ());
+            result
+        });
+        let payload = caught.expect_err("the stage panicked");
+        assert_eq!(payload.downcast_ref::<String>().unwrap(), "bad line 50");
+        let mut n = 0;
+        let again: Result<Report, ParseIntError> = pipeline!(threads = threads, 0..100u32 => |x| Ok::<u32, ParseIntError>(x)? => |_x| n += 1);
+        assert!(again.is_ok());
+        assert_eq!(n, 100);
     }
 }

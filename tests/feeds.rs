@@ -702,3 +702,51 @@ fn a_feed_never_blocks_a_worker_where_a_channel_source_does() {
     );
     assert_eq!(got, want, "channel: every item");
 }
+
+/// A feed whose run is a library call inside a stage of another pipeline,
+/// and inside a rayon job: each inner run takes its producer's items and
+/// returns when the producer is done, at 1 and 8 threads, with a small
+/// capacity (the producer blocks in `send` meanwhile).
+#[test]
+fn a_feed_inside_a_stage_and_inside_a_rayon_job() {
+    fn fed_sum(base: u64, threads: usize) -> u64 {
+        let (feeder, input) = para::feed::<u64>();
+        let producer = std::thread::spawn(move || {
+            for i in 0..200 {
+                feeder.send(base + i).unwrap();
+            }
+        });
+        let mut sum = 0;
+        let mut g = Graph::new();
+        let items = g.feed_source(input);
+        let doubled = g.map(items, |x| x * 2);
+        g.sink(doubled, |x| sum += x);
+        g.run_with(Options::new().threads(threads).capacity(4));
+        producer.join().unwrap();
+        sum
+    }
+    let expected = |base: u64| (0..200).map(|i| 2 * (base + i)).sum::<u64>();
+    for threads in [1, 8] {
+        let total = watchdog("a feed inside a stage", || {
+            let mut total = 0;
+            let mut g = Graph::new();
+            let bases = g.source(0..6u64);
+            let sums = g.map(bases, move |b| fed_sum(b * 1000, threads));
+            g.sink(sums, |s| total += s);
+            g.run_with(Options::new().threads(threads));
+            total
+        });
+        assert_eq!(total, (0..6).map(|b| expected(b * 1000)).sum::<u64>());
+        let pool = rayon_core::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        let in_job = watchdog("a feed inside a rayon job", || {
+            pool.install(|| {
+                let (a, b) = rayon_core::join(|| fed_sum(0, threads), || fed_sum(5000, threads));
+                a + b
+            })
+        });
+        assert_eq!(in_job, expected(0) + expected(5000));
+    }
+}

@@ -125,3 +125,33 @@ fn a_fold_can_end_in_a_stream() {
         pipeline!(threads = 4, 0..10_000u64 => fold(|| 0u64, |a, x| a + x) => yield).collect();
     assert_eq!(sums.iter().sum::<u64>(), (0..10_000u64).sum::<u64>());
 }
+
+/// A fold inside a stage of another pipeline and inside a rayon job, at 1
+/// and 8 threads with a small capacity: each inner run gives its sum.
+#[test]
+fn a_fold_inside_a_stage_and_inside_a_rayon_job() {
+    fn sum_to(n: u64, threads: usize) -> u64 {
+        let mut total = 0;
+        pipeline!(threads = threads, capacity = 8,
+            0..n => fold(|| 0u64, |a, x| a + x) => |s| total += s);
+        total
+    }
+    for threads in [1, 8] {
+        let mut total = 0;
+        watchdog("fold inside a stage", || {
+            pipeline!(threads = threads, 1..=6u64 => |k| sum_to(k * 1000, threads) => |s| total += s);
+        });
+        let expected: u64 = (1..=6u64).map(|k| (0..k * 1000).sum::<u64>()).sum();
+        assert_eq!(total, expected, "threads = {threads}");
+        let pool = rayon_core::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        let (a, b) = watchdog("fold inside a rayon job", || {
+            pool.install(|| {
+                rayon_core::join(|| sum_to(10_000, threads), || sum_to(20_000, threads))
+            })
+        });
+        assert_eq!((a, b), ((0..10_000).sum(), (0..20_000).sum()));
+    }
+}
