@@ -263,9 +263,10 @@ impl<'r, 'g> Executor<'r, 'g> {
         sizing::note_cost(&self.run.core(id).cost_ns, per_item);
     }
 
-    /// How many items a source should yield next (see `exec::sizing`).
-    pub(crate) fn source_batch_size(&self, next_doubling: &mut usize) -> usize {
-        sizing::source_batch_size(self.run, next_doubling)
+    /// How many items a source with batch-size state `sizing` should yield
+    /// next (see `exec::sizing`).
+    pub(crate) fn source_batch_size(&self, sizing: &mut sizing::SourceSizing) -> usize {
+        sizing.next_size(self.run)
     }
 
     /// How long a serial source may read one batch (see `exec::sizing`).

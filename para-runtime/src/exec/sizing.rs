@@ -2,21 +2,59 @@
 //!
 //! Every node keeps a moving average of its measured cost per item
 //! ([`note_cost`]); a source sizes its next batch so that one batch costs
-//! about [`TARGET_BATCH_NS`] summed over the stages it passes through,
-//! within `1..=batch`. Until a cost is measured a source yields one item at
-//! a time, and with one thread it doubles from 1 to `batch` instead, since
-//! no timing may influence a single-thread run (it must be deterministic).
-//! A serial source also stops reading a batch once reading it has taken
-//! longer than the target ([`read_budget`]), so a slow iterator's items are
-//! not held back for a whole batch.
+//! about a *time target* summed over the stages it passes through, within
+//! `1..=batch`. Until a cost is measured a source yields one item at a time.
+//!
+//! The time target is chosen per source by a bounded hill-climb on the
+//! source's measured throughput ([`SourceSizing`]). It starts at the
+//! ceiling, [`TARGET_BATCH_NS`] (50 µs: scheduling, a few hundred ns per
+//! batch, is then a small fraction), and may halve down to [`LEVELS`] - 1
+//! times (about 3 µs). Time alone cannot tell what a batch of large items
+//! costs beyond its own stages: a batch of 4 KiB buffers made by one worker
+//! and freed by another, sized for 50 µs, holds hundreds of them, more than
+//! a core's L2, so every stage after the source misses the cache and the
+//! allocator moves memory between threads. A smaller batch stays in cache.
+//! So the source measures items per second over windows of about
+//! [`WINDOW_NS`] of work per thread, now and then tries the neighbouring
+//! target for one window, and moves there when it was faster by more than
+//! [`MARGIN`]. A probe that loses doubles the wait before the next one (up
+//! to [`MAX_WAIT`] windows), so on a workload where the ceiling is best the
+//! probing costs next to nothing; a move resets the wait. After each change
+//! of target one window is not measured, as the items already inside were
+//! cut at the old size. Where every target gives the same size (cheap items
+//! capped at `batch`, or items dearer than the ceiling, one per batch) the
+//! source does not climb, and reads no clock for it.
+//!
+//! With one thread a source doubles its size from 1 to `batch` instead,
+//! since no timing may influence a single-thread run (it must be
+//! deterministic). A serial source also stops reading a batch once reading
+//! it has taken longer than the ceiling ([`read_budget`]), so a slow
+//! iterator's items are not held back for a whole batch.
 
 use crate::exec::run::Run;
 use crate::sync::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-/// A batch's target duration in one stage: long enough that scheduling (a few
-/// hundred ns per batch) is a small fraction, short enough to spread work.
+/// The ceiling of a batch's time target in one stage: long enough that
+/// scheduling (a few hundred ns per batch) is a small fraction, short enough
+/// to spread work. The hill-climb starts here.
 const TARGET_BATCH_NS: u64 = 50_000;
+
+/// How many time targets the climb moves between: the ceiling and its
+/// halvings, down to `TARGET_BATCH_NS >> (LEVELS - 1)` (about 3 µs, where
+/// the per-batch cost is still under a tenth).
+const LEVELS: u32 = 5;
+
+/// A throughput window: about this much measured work per thread (2 ms),
+/// long enough that a window's rate is not one batch's noise.
+const WINDOW_NS: u64 = 2_000_000;
+
+/// A probe moves the target only when it was faster than the current
+/// target by this fraction: less is within a shared machine's noise.
+const MARGIN: f64 = 0.05;
+
+/// The longest wait between probes, in windows, after probes that lost.
+const MAX_WAIT: u32 = 32;
 
 /// Feeds a measured cost per item (ns) into a node's moving average (0 =
 /// not measured yet). Relaxed: the average is a hint, read racily by
@@ -31,33 +69,216 @@ pub(crate) fn note_cost(cost_ns: &AtomicU64, per_item: u64) {
     cost_ns.store(new, Ordering::Relaxed);
 }
 
-/// How many items a source of `run` should yield next; `next_doubling` is
-/// the source's own doubling state.
-pub(crate) fn source_batch_size(run: &Run<'_>, next_doubling: &mut usize) -> usize {
-    let doubling = *next_doubling;
-    *next_doubling = (doubling * 2).min(run.batch);
-    if run.threads == 1 {
-        // Deterministic: no timing may influence a single-thread run.
-        return doubling;
+/// One source's batch-size state: the doubling of a single-thread run, and
+/// the hill-climb on its time target (see the module docs). Kept under the
+/// source's lock, so it needs no synchronisation of its own.
+pub(crate) struct SourceSizing {
+    /// The next size while doubling (one thread).
+    next_doubling: usize,
+    /// The settled target: `TARGET_BATCH_NS >> level`.
+    level: u32,
+    /// The level being tried for one window, if any.
+    trial: Option<u32>,
+    /// Which way the next probe goes: towards smaller batches or not.
+    smaller: bool,
+    /// The window now running is not measured (the target just changed).
+    settling: bool,
+    /// Windows to measure at the settled level before the next probe.
+    until_probe: u32,
+    /// The wait after the last probe that lost (doubles, up to `MAX_WAIT`).
+    wait: u32,
+    /// Items per second at the settled level (0: not measured yet).
+    rate: f64,
+    /// The running window: when it started (`None`: not started), the
+    /// items cut in it, and their estimated work in ns.
+    window_started: Option<Instant>,
+    window_items: u64,
+    window_work_ns: u64,
+    /// The cost per item the last size was computed from (ns, summed over
+    /// the stages), kept to estimate the window's work when the batch is cut.
+    cost_ns: u64,
+    /// Whether the last size came from a target that matters (the levels
+    /// give different sizes), so its batch counts towards a window.
+    climbing: bool,
+}
+
+impl SourceSizing {
+    pub(crate) fn new() -> Self {
+        SourceSizing {
+            next_doubling: 1,
+            level: 0,
+            trial: None,
+            smaller: true,
+            settling: false,
+            until_probe: 1,
+            wait: 1,
+            rate: 0.0,
+            window_started: None,
+            window_items: 0,
+            window_work_ns: 0,
+            cost_ns: 0,
+            climbing: false,
+        }
     }
-    let cost: u64 = run
-        .cores
-        .iter()
-        .map(|c| c.cost_ns.load(Ordering::Relaxed))
-        .sum();
-    if cost == 0 {
-        // Nothing measured yet: one item at a time. Doubling here let
-        // idle workers take ever larger batches of coarse items before
-        // the first one finished (64 zlib chunks at 8 threads: batches
-        // of 1, 2, 4, .., 32, and a 1.6x speed-up instead of 2x).
-        return 1;
+
+    /// The settled level, for tests and the docs' claims.
+    #[cfg(test)]
+    pub(crate) fn level(&self) -> u32 {
+        self.level
     }
-    ((TARGET_BATCH_NS / cost) as usize).clamp(1, run.batch)
+
+    /// How many items the source of `run` should cut next.
+    pub(crate) fn next_size(&mut self, run: &Run<'_>) -> usize {
+        let doubling = self.next_doubling;
+        self.next_doubling = (doubling * 2).min(run.batch);
+        if run.threads == 1 {
+            // Deterministic: no timing may influence a single-thread run.
+            return doubling;
+        }
+        let cost: u64 = run
+            .cores
+            .iter()
+            .map(|c| c.cost_ns.load(Ordering::Relaxed))
+            .sum();
+        self.cost_ns = cost;
+        if cost == 0 {
+            // Nothing measured yet: one item at a time. Doubling here let
+            // idle workers take ever larger batches of coarse items before
+            // the first one finished (64 zlib chunks at 8 threads: batches
+            // of 1, 2, 4, .., 32, and a 1.6x speed-up instead of 2x).
+            self.climbing = false;
+            return 1;
+        }
+        let size_at = |level: u32| ((TARGET_BATCH_NS >> level) / cost).clamp(1, run.batch as u64);
+        self.climbing = size_at(0) != size_at(LEVELS - 1);
+        size_at(self.trial.unwrap_or(self.level)) as usize
+    }
+
+    /// The source cut `len` items of the size [`next_size`](Self::next_size)
+    /// gave: counts them towards the running window, and at the window's end
+    /// takes the climb's next step.
+    pub(crate) fn cut(&mut self, len: usize) {
+        if !self.climbing || len == 0 {
+            return;
+        }
+        let Some(started) = self.window_started else {
+            self.window_started = Some(Instant::now());
+            return; // the window starts after this batch
+        };
+        self.window_items += len as u64;
+        self.window_work_ns += len as u64 * self.cost_ns;
+        if self.window_work_ns < WINDOW_NS {
+            return;
+        }
+        let now = Instant::now();
+        let secs = now.duration_since(started).as_secs_f64();
+        let rate = self.window_items as f64 / secs.max(1e-9);
+        self.window_started = Some(now);
+        self.window_items = 0;
+        self.window_work_ns = 0;
+        self.step(rate);
+    }
+
+    /// One step of the climb at the end of a window measured at `rate`
+    /// items per second.
+    fn step(&mut self, rate: f64) {
+        if self.settling {
+            self.settling = false;
+            return;
+        }
+        if let Some(trial) = self.trial.take() {
+            if rate > self.rate * (1.0 + MARGIN) {
+                // The probe won: settle there and probe on the same way.
+                self.level = trial;
+                self.rate = rate;
+                self.wait = 1;
+                self.until_probe = 0;
+            } else {
+                // Back to the settled level (its first window is not
+                // measured); the next probe tries the other way, later.
+                self.settling = true;
+                self.smaller = !self.smaller;
+                self.wait = (self.wait * 2).min(MAX_WAIT);
+                self.until_probe = self.wait;
+            }
+            return;
+        }
+        self.rate = if self.rate == 0.0 {
+            rate
+        } else {
+            (self.rate + rate) / 2.0
+        };
+        if self.until_probe > 0 {
+            self.until_probe -= 1;
+            return;
+        }
+        // Probe a neighbour: the way `smaller` points, or the other way at
+        // either end of the ladder.
+        let down = self.level + 1 < LEVELS;
+        let up = self.level > 0;
+        self.smaller = (self.smaller && down) || !up;
+        self.trial = Some(if self.smaller {
+            self.level + 1
+        } else {
+            self.level - 1
+        });
+        self.settling = true;
+    }
 }
 
 /// How long a serial source may spend reading one batch before it emits
-/// what it has (see `nodes::source::IterSupply`): the batch time target, or
-/// `None` with one thread, whose batches must not depend on timing.
+/// what it has (see `nodes::source::IterSupply`): the batch time target's
+/// ceiling, or `None` with one thread, whose batches must not depend on
+/// timing.
 pub(crate) fn read_budget(run: &Run<'_>) -> Option<Duration> {
     (run.threads > 1).then_some(Duration::from_nanos(TARGET_BATCH_NS))
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    /// Drives the climb's steps directly with a rate per level.
+    fn settle_on(rates: [f64; LEVELS as usize], windows: usize) -> SourceSizing {
+        let mut s = SourceSizing::new();
+        s.climbing = true;
+        for _ in 0..windows {
+            let level = s.trial.unwrap_or(s.level);
+            s.step(rates[level as usize]);
+        }
+        s
+    }
+
+    #[test]
+    fn climbs_down_to_the_fastest_target() {
+        let s = settle_on([1.0, 1.5, 2.0, 2.5, 2.2], 200);
+        assert_eq!(s.level(), 3);
+    }
+
+    #[test]
+    fn stays_at_the_ceiling_when_it_is_fastest() {
+        let s = settle_on([3.0, 2.0, 1.5, 1.2, 1.0], 200);
+        assert_eq!(s.level(), 0);
+        // Losing probes back off: the wait has grown to its bound.
+        assert_eq!(s.wait, MAX_WAIT);
+    }
+
+    #[test]
+    fn ignores_differences_within_the_margin() {
+        let s = settle_on([1.0, 1.03, 1.04, 1.04, 1.04], 200);
+        assert_eq!(s.level(), 0);
+    }
+
+    #[test]
+    fn climbs_back_up_when_smaller_batches_become_slower() {
+        let mut s = settle_on([1.0, 1.5, 2.0, 2.5, 2.2], 200);
+        assert_eq!(s.level(), 3);
+        // The workload changes: the ceiling is best now.
+        let rates = [4.0, 3.0, 2.0, 1.0, 0.5];
+        for _ in 0..2000 {
+            let level = s.trial.unwrap_or(s.level);
+            s.step(rates[level as usize]);
+        }
+        assert_eq!(s.level(), 0);
+    }
 }

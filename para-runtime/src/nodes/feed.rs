@@ -9,6 +9,7 @@ use crate::exec::executor::Executor;
 use crate::exec::node::Node;
 use crate::exec::plan::NodePlan;
 use crate::exec::remote::Remote;
+use crate::exec::sizing::SourceSizing;
 use crate::exec::task::Task;
 use crate::nodes::outlets::{take_outlets, Outlets, Wire};
 use crate::protocol::inlet::{Early, Inlet, Pull, Pushed};
@@ -291,7 +292,7 @@ pub(crate) struct FeedNode<T> {
     id: NodeId,
     feed: Feed<T>,
     /// The batch-size state (see `Executor::source_batch_size`).
-    next_size: Mutex<usize>,
+    sizing: Mutex<SourceSizing>,
     wire: Wire<T>,
     outlets: Outlets<T>,
 }
@@ -305,7 +306,7 @@ impl<T> FeedNode<T> {
         FeedNode {
             id,
             feed,
-            next_size: Mutex::new(1),
+            sizing: Mutex::new(SourceSizing::new()),
             wire,
             outlets: Outlets::default(),
         }
@@ -334,8 +335,10 @@ impl<T: Send> Node for FeedNode<T> {
 
     fn run(&self, ex: &mut Executor<'_, '_>, _slot: u32) {
         let max = {
-            let mut next_size = lock(&self.next_size);
-            ex.source_batch_size(&mut next_size)
+            // No climb (`SourceSizing::cut` is not called): a feed's rate
+            // is its producers', whatever the batch size.
+            let mut sizing = lock(&self.sizing);
+            ex.source_batch_size(&mut sizing)
         };
         let stopped = ex.source_stopped(self.id);
         let started = ex.timer(self.id);

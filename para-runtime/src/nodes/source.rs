@@ -14,8 +14,10 @@
 //! `protocol::park`); the release that makes room reschedules it. Room
 //! reserved but not filled (the iterator ended early) is released at once.
 //!
-//! Pieces are sized by `Executor::source_batch_size`: about 50 µs of work
-//! by the measured cost per item, one item until a cost is known (at
+//! Pieces are sized by `Executor::source_batch_size`: a time target's worth
+//! of work by the measured cost per item (50 µs down to about 3 µs, chosen
+//! per source by a hill-climb on its throughput: `exec::sizing`), one item
+//! until a cost is known (at
 //! `threads = 1`, where no timing may decide, sizes double from one
 //! instead), at most the run's `batch` and never past what a split source
 //! has left. Each non-empty piece gets the next sequence number, which
@@ -35,6 +37,7 @@ use crate::data::batch::Tag;
 use crate::exec::executor::Executor;
 use crate::exec::node::Node;
 use crate::exec::plan::NodePlan;
+use crate::exec::sizing::SourceSizing;
 use crate::exec::task::Task;
 use crate::nodes::outlets::{take_outlets, Outlets, Wire};
 use crate::sync::{lock, Mutex};
@@ -183,9 +186,8 @@ struct SourceState<P> {
     supply: Option<P>,
     /// Sequence number of the next non-empty batch (ordered stages).
     seq: u64,
-    /// The next batch size while doubling (see
-    /// `Executor::source_batch_size`).
-    next_size: usize,
+    /// The batch-size policy's state (see `exec::sizing`).
+    sizing: SourceSizing,
 }
 
 /// A source node over supply `P`.
@@ -203,7 +205,7 @@ impl<P: Supply> SourceNode<P> {
             state: Mutex::new(SourceState {
                 supply: Some(supply),
                 seq: 0,
-                next_size: 1,
+                sizing: SourceSizing::new(),
             }),
             wire,
             outlets: Outlets::default(),
@@ -233,7 +235,7 @@ impl<P: Supply> Node for SourceNode<P> {
             ex.complete(self.id); // the production token
             return;
         }
-        let want = ex.source_batch_size(&mut state.next_size).min(left);
+        let want = ex.source_batch_size(&mut state.sizing).min(left);
         let room = ex.reserve(self.id, want);
         if room == 0 {
             return; // parked: a release reschedules us
@@ -245,6 +247,7 @@ impl<P: Supply> Node for SourceNode<P> {
         let budget = ex.source_read_budget();
         let (piece, len, exhausted) = supply.cut(room, &mut items, budget);
         ex.release(room - len);
+        state.sizing.cut(len);
         let seq = state.seq;
         if len > 0 {
             state.seq += 1;
