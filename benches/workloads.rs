@@ -16,6 +16,11 @@
 #[allow(dead_code)] // shared with examples/bench_table.rs, which uses the rest
 mod workloads;
 
+/// `--features mimalloc`: the allocator study (benches/README.md, W6b).
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use std::time::Duration;
 use workloads::{Impl, Workload};

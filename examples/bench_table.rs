@@ -306,6 +306,18 @@ fn variant_rows(w: &dyn Workload, sequential: f64, sink: f64, times: &[f64]) -> 
     VariantRows { rows, bars }
 }
 
+/// `--features mimalloc`: the allocator study (benches/README.md, W6b).
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// The allocator this binary was built with, for the table's header.
+const ALLOCATOR_NAME: &str = if cfg!(feature = "mimalloc") {
+    "mimalloc"
+} else {
+    "system malloc"
+};
+
 fn main() {
     let argv: Vec<String> = std::env::args().skip(1).collect();
     if argv.first().map(String::as_str) == Some(W6_CHILD) {
@@ -318,14 +330,19 @@ fn main() {
         .map(|s| format!("PARA_BENCH_SCALE={s} "))
         .unwrap_or_default();
     println!(
-        "Para reference workloads — {}, nproc {cores}, threads {}, scale {}, median of {} runs",
+        "Para reference workloads — {}, nproc {cores}, threads {}, scale {}, median of {} runs, {ALLOCATOR_NAME}",
         date(),
         args.threads,
         args.scale,
         args.runs
     );
     println!(
-        "command: `{env_scale}cargo run --release --example bench_table --{}`\n",
+        "command: `{env_scale}cargo run --release --example bench_table{} --{}`\n",
+        if cfg!(feature = "mimalloc") {
+            " --features mimalloc"
+        } else {
+            ""
+        },
         argv.iter().map(|a| format!(" {a}")).collect::<String>()
     );
 
