@@ -437,8 +437,8 @@
 pub use para_macros::stream_pipeline as pipeline;
 pub use para_runtime::combinators;
 pub use para_runtime::{
-    feed, Feed, Feeder, Graph, IntoSplit, NodeId, NodeReport, Options, Output, Port, Report,
-    SendError, Split, Stage, Stream, StreamPort, TrySendError,
+    feed, Feed, Feeder, Graph, IntoSplit, NodeId, NodeReport, Options, Output, Port,
+    ProgressSwitch, Report, SendError, Split, Stage, Stream, StreamPort, TrySendError,
 };
 
 /// What implementing a [`Stage`] by hand needs beyond [`Output`]: the batch
