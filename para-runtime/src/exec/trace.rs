@@ -310,9 +310,14 @@ impl Recorder {
                  \"args\":{{\"sort_index\":{tid}}}}}"
             );
         }
+        // Each node's label and kind as JSON strings, escaped once.
+        let names: Vec<(String, String)> = plans
+            .iter()
+            .map(|p| (json_string(&p.label), json_string(p.kind)))
+            .collect();
         for (tid, event) in events {
             s.push_str(",\n");
-            match event {
+            let _ = match event {
                 Event::Slice {
                     node,
                     start,
@@ -320,41 +325,41 @@ impl Recorder {
                     items_in,
                     items_out,
                 } => {
-                    let plan = &plans[node as usize];
-                    let _ = write!(
+                    let (label, kind) = &names[node as usize];
+                    write!(
                         s,
-                        "{{\"name\":{},\"cat\":{},\"ph\":\"X\",\"pid\":1,\"tid\":{tid},\
+                        "{{\"name\":{label},\"cat\":{kind},\"ph\":\"X\",\"pid\":1,\"tid\":{tid},\
                          \"ts\":{},\"dur\":{},\"args\":{{\"node\":{node},\
                          \"items_in\":{items_in},\"items_out\":{items_out}}}}}",
-                        json_string(&plan.label),
-                        json_string(plan.kind),
                         Micros(start),
                         Micros(dur),
-                    );
+                    )
                 }
                 Event::Instant { node, at, mark } => {
-                    let stage = json_string(&plans[node as usize].label);
-                    let (name, extra) = match mark {
-                        Mark::Park => ("park", String::new()),
-                        Mark::Steal { victim } => ("steal", format!(",\"victim\":{victim}")),
-                        Mark::StallFlush => ("stall flush", String::new()),
+                    let stage = &names[node as usize].0;
+                    let name = match mark {
+                        Mark::Park => "park",
+                        Mark::Steal { .. } => "steal",
+                        Mark::StallFlush => "stall flush",
                     };
                     let _ = write!(
                         s,
                         "{{\"name\":\"{name}\",\"cat\":\"runtime\",\"ph\":\"i\",\"s\":\"t\",\
-                         \"pid\":1,\"tid\":{tid},\"ts\":{},\"args\":{{\"stage\":{stage}{extra}}}}}",
+                         \"pid\":1,\"tid\":{tid},\"ts\":{},\"args\":{{\"stage\":{stage}",
                         Micros(at)
                     );
+                    if let Mark::Steal { victim } = mark {
+                        let _ = write!(s, ",\"victim\":{victim}");
+                    }
+                    s.write_str("}}")
                 }
-                Event::Alive { at, alive } => {
-                    let _ = write!(
-                        s,
-                        "{{\"name\":\"items alive\",\"ph\":\"C\",\"pid\":1,\"tid\":{tid},\
-                         \"ts\":{},\"args\":{{\"alive\":{alive}}}}}",
-                        Micros(at)
-                    );
-                }
-            }
+                Event::Alive { at, alive } => write!(
+                    s,
+                    "{{\"name\":\"items alive\",\"ph\":\"C\",\"pid\":1,\"tid\":{tid},\
+                     \"ts\":{},\"args\":{{\"alive\":{alive}}}}}",
+                    Micros(at)
+                ),
+            };
         }
         s.push_str("\n]}\n");
         s
