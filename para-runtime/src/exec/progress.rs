@@ -19,6 +19,7 @@ use crate::sync::channel::{self, Sender};
 use crate::sync::thread::{Builder, JoinHandle};
 use crate::sync::{Arc, AtomicU64, CachePadded, Ordering};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::collections::VecDeque;
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
@@ -206,42 +207,39 @@ fn line(source_rate: f64, sink_rate: f64, sunk: u64, alive: usize, capacity: usi
     )
 }
 
-/// Items per second over the last second or so (an exponential moving
-/// average of the rate between ticks, weighted by their length).
+/// Items per second over the last second: the counts now against the
+/// oldest of the samples taken within the last [`WINDOW`].
 struct Rates {
-    last: Instant,
-    counts: (u64, u64),
-    rates: (f64, f64),
+    samples: VecDeque<(Instant, u64, u64)>,
 }
+
+/// How far back the rates look.
+const WINDOW: Duration = Duration::from_secs(1);
 
 impl Rates {
     fn new(now: Instant) -> Self {
         Rates {
-            last: now,
-            counts: (0, 0),
-            rates: (0.0, 0.0),
+            samples: VecDeque::from([(now, 0, 0)]),
         }
     }
 
     fn update(&mut self, now: Instant, sourced: u64, sunk: u64) -> (f64, f64) {
-        let dt = now.duration_since(self.last).as_secs_f64();
-        if dt > 0.0 {
-            // Weight of the new interval: about a second of memory.
-            let w = (dt / 1.0).min(1.0);
-            let fresh = (
-                (sourced - self.counts.0) as f64 / dt,
-                (sunk - self.counts.1) as f64 / dt,
-            );
-            if self.counts == (0, 0) && self.rates == (0.0, 0.0) {
-                self.rates = fresh;
-            } else {
-                self.rates.0 += w * (fresh.0 - self.rates.0);
-                self.rates.1 += w * (fresh.1 - self.rates.1);
-            }
-            self.last = now;
-            self.counts = (sourced, sunk);
+        // Keep one sample at least a window old, if there is one, and
+        // nothing older than it.
+        while self.samples.len() > 1 && now.duration_since(self.samples[1].0) >= WINDOW {
+            self.samples.pop_front();
         }
-        self.rates
+        let (then, sourced_then, sunk_then) = self.samples[0];
+        self.samples.push_back((now, sourced, sunk));
+        let dt = now.duration_since(then).as_secs_f64();
+        // Over a few ms (the first tick), a burst would read as a huge rate.
+        if dt < 0.05 {
+            return (0.0, 0.0);
+        }
+        (
+            (sourced - sourced_then) as f64 / dt,
+            (sunk - sunk_then) as f64 / dt,
+        )
     }
 }
 
@@ -278,12 +276,15 @@ mod tests {
     }
 
     #[test]
-    fn rates_follow_the_counts() {
+    fn rates_look_back_one_second() {
         let t0 = Instant::now();
+        let ms = |n| t0 + Duration::from_millis(n);
         let mut r = Rates::new(t0);
-        let (s, k) = r.update(t0 + Duration::from_millis(500), 1000, 500);
-        assert_eq!((s, k), (2000.0, 1000.0));
-        let (s, _) = r.update(t0 + Duration::from_millis(1500), 1000, 500);
-        assert_eq!(s, 0.0, "a second without items weighs fully");
+        assert_eq!(r.update(ms(500), 1000, 500), (2000.0, 1000.0));
+        // From the start (t0 is still within reach of the window).
+        assert_eq!(r.update(ms(1000), 1000, 500), (1000.0, 500.0));
+        // From 500 ms: the start is more than a window back.
+        assert_eq!(r.update(ms(1600), 1000, 500), (0.0, 0.0));
+        assert_eq!(r.update(ms(2000), 2000, 500), (1000.0, 0.0));
     }
 }
