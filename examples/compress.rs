@@ -4,8 +4,11 @@
 //! byte-identical to compressing the same chunks with a sequential loop, and
 //! decompressed back to the input.
 //!
-//! Run: `cargo run --release --example compress [FILE]` (without a file,
-//! 16 MiB of generated text is used).
+//! Run: `cargo run --release --example compress [--progress] [FILE]`
+//! (without a file, 16 MiB of generated text is used). `--progress` shows
+//! para's live progress line on stderr while the chunks are compressed; it
+//! needs the `progress` feature (`cargo run --release --features progress
+//! --example compress -- --progress FILE`), and says so without it.
 
 use flate2::write::ZlibEncoder;
 use flate2::Compression;
@@ -48,8 +51,27 @@ fn generated_text(len: usize) -> Vec<u8> {
     out
 }
 
+/// `--progress` among the arguments (removed from them): whether to show
+/// para's progress line, which needs this package's `progress` feature.
+fn progress_flag(args: &mut Vec<String>, example: &str) -> bool {
+    let Some(at) = args.iter().position(|a| a == "--progress") else {
+        return false;
+    };
+    args.remove(at);
+    if cfg!(not(feature = "progress")) {
+        eprintln!(
+            "--progress needs the `progress` feature (para's live progress line); run \
+             `cargo run --release --features progress --example {example} -- --progress ...`. \
+             Going on without it."
+        );
+    }
+    true
+}
+
 fn main() {
-    let input = match std::env::args().nth(1) {
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let progress = progress_flag(&mut args, "compress");
+    let input = match args.first() {
         Some(path) => std::fs::read(path).expect("read the input file"),
         None => generated_text(16 << 20),
     };
@@ -62,9 +84,15 @@ fn main() {
     let sequential = started.elapsed();
 
     let mut out = Vec::new();
-    let report = pipeline!(
+    #[cfg(feature = "progress")]
+    let report = pipeline!(progress = progress,
         input.chunks(CHUNK) => zlib => #[ordered] |z| append(&mut out, &z)
     );
+    #[cfg(not(feature = "progress"))]
+    let report = {
+        let _ = progress; // said so in `progress_flag`
+        pipeline!(input.chunks(CHUNK) => zlib => #[ordered] |z| append(&mut out, &z))
+    };
     assert_eq!(
         out, expected,
         "output must be identical to the sequential result"

@@ -3,9 +3,13 @@
 //! worker, merged by a serial sink when the input ends), the other counts
 //! lines and bytes. The counts are checked against a sequential loop.
 //!
-//! Run: `cargo run --release --example wordfreq [FILE]` (without a file, a
-//! generated text of 200,000 lines is written to a temporary file first, and
-//! removed after the run).
+//! Run: `cargo run --release --example wordfreq [--progress] [FILE]`
+//! (without a file, a generated text of 200,000 lines is written to a
+//! temporary file first, and removed after the run). `--progress` shows
+//! para's live progress line on stderr (lines of a file: no length known
+//! ahead, so no ETA); it needs the `progress` feature (`cargo run --release
+//! --features progress --example wordfreq -- --progress FILE`), and says
+//! so without it.
 
 use para::prelude::*;
 use std::collections::HashMap;
@@ -60,8 +64,27 @@ fn sequential(path: &std::path::Path) -> (HashMap<String, u64>, u64, u64) {
     (counts, line_count, bytes)
 }
 
+/// `--progress` among the arguments (removed from them): whether to show
+/// para's progress line, which needs this package's `progress` feature.
+fn progress_flag(args: &mut Vec<String>, example: &str) -> bool {
+    let Some(at) = args.iter().position(|a| a == "--progress") else {
+        return false;
+    };
+    args.remove(at);
+    if cfg!(not(feature = "progress")) {
+        eprintln!(
+            "--progress needs the `progress` feature (para's live progress line); run \
+             `cargo run --release --features progress --example {example} -- --progress ...`. \
+             Going on without it."
+        );
+    }
+    true
+}
+
 fn main() {
-    let file = std::env::args().nth(1);
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let progress = progress_flag(&mut args, "wordfreq");
+    let file = args.first().cloned();
     let generated = file.is_none();
     let path = file.map_or_else(generated_file, Into::into);
     let expected = sequential(&path);
@@ -71,7 +94,8 @@ fn main() {
 
     let mut counts: HashMap<String, u64> = HashMap::new();
     let (mut line_count, mut bytes) = (0u64, 0u64);
-    let report = pipeline!(
+    #[cfg(feature = "progress")]
+    let report = pipeline!(progress = progress,
         lines => |line: String| line.to_lowercase() => (
             flat_map(|line: String| line.split_whitespace().map(str::to_string).collect::<Vec<_>>())
                 => fold(HashMap::new, count)
@@ -79,6 +103,19 @@ fn main() {
             |line: String| { line_count += 1; bytes += line.len() as u64 + 1 }
         )
     );
+    #[cfg(not(feature = "progress"))]
+    let report = {
+        let _ = progress; // said so in `progress_flag`
+        pipeline!(
+            lines => |line: String| line.to_lowercase() => (
+                flat_map(|line: String| line.split_whitespace().map(str::to_string).collect::<Vec<_>>())
+                    => fold(HashMap::new, count)
+                    => |m| merge(&mut counts, m),
+                |line: String| { line_count += 1; bytes += line.len() as u64 + 1 }
+            )
+        )
+    };
+
     if generated {
         std::fs::remove_file(&path).expect("remove the generated file");
     }

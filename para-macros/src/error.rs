@@ -61,10 +61,11 @@ fn at(span: Span, message: impl Display) -> syn::Error {
 // ---------------------------------------------------------------- options
 
 /// The run options of `#[para::pipeline]`, as listed in messages.
-pub const OPTION_NAMES: &str = "`threads`, `capacity`, `batch`, `pool`";
+pub const OPTION_NAMES: &str = "`threads`, `capacity`, `batch`, `pool`, `trace`, `progress`";
 
 /// The run options of `pipeline!`, as listed in messages.
-pub const PIPELINE_OPTION_NAMES: &str = "`threads`, `capacity`, `batch`, `pool`, `scope`";
+pub const PIPELINE_OPTION_NAMES: &str =
+    "`threads`, `capacity`, `batch`, `pool`, `scope`, `trace`, `progress`";
 
 /// `names`: [`OPTION_NAMES`] or [`PIPELINE_OPTION_NAMES`].
 pub fn unknown_option(span: Span, name: &dyn Display, names: &str) -> syn::Error {

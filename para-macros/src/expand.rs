@@ -99,6 +99,11 @@ pub fn option_calls(options: &[OptionItem]) -> Vec<TokenStream> {
                 OptionKey::Capacity => quote!(capacity),
                 OptionKey::Batch => quote!(batch),
                 OptionKey::Pool => quote!(pool),
+                // By reference, so a literal, a `PathBuf` and a `&Path` all do.
+                OptionKey::Trace => {
+                    return Some(quote_spanned!(option.span=> .trace(&(#value))));
+                }
+                OptionKey::Progress => quote!(progress),
                 // Not a run setting: it picks `spawn_scoped_with`.
                 OptionKey::Scope => return None,
             };

@@ -34,6 +34,7 @@ use proc_macro::TokenStream;
 /// pipeline!( [OPTIONS ,] FLOW { ; FLOW } [;] )
 /// OPTIONS := EXPR                                  a thread count, e.g. `4`
 ///          | KEY = EXPR { , KEY = EXPR }           threads | capacity | batch | pool | scope
+///                                                  | trace | progress
 /// FLOW    := STAGE { => STAGE } [ => [#[ordered]] [ 'label : ] yield ]
 /// STAGE   := { ATTR } [ 'label : ] BODY
 ///          | 'label                                a labelled stage (fan-in or fan-out)
@@ -135,6 +136,7 @@ pub fn pipeline(input: TokenStream) -> TokenStream {
 ///
 /// ```text
 /// #[para::pipeline( [KEY = EXPR { , KEY = EXPR }] )]     threads | capacity | batch | pool
+///                                                         | trace | progress
 /// fn ... {
 ///     #[stream]
 ///     for PAT in EXPR {

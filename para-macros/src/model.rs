@@ -49,6 +49,11 @@ pub enum OptionKey {
     /// `std::thread::Scope`, so its stages may borrow. Not an `Options`
     /// setting: it picks how the graph is spawned.
     Scope,
+    /// `trace = "run.json"`: write a timeline of the run (`Options::trace`).
+    Trace,
+    /// `progress = true`: a live progress line on stderr
+    /// (`Options::progress`, `progress` feature).
+    Progress,
 }
 
 impl OptionKey {
@@ -60,6 +65,8 @@ impl OptionKey {
             "batch" => OptionKey::Batch,
             "pool" => OptionKey::Pool,
             "scope" => OptionKey::Scope,
+            "trace" => OptionKey::Trace,
+            "progress" => OptionKey::Progress,
             _ => return None,
         })
     }

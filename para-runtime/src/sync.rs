@@ -36,6 +36,9 @@ pub(crate) use std::sync::{Mutex as StdMutex, OnceLock};
 /// Threads: device lanes are scoped threads of the run; a stream's keeper
 /// is a thread of its own, or of the user's scope.
 pub(crate) mod thread {
+    /// The progress line's ticker thread (`exec::progress`).
+    #[cfg(feature = "progress")]
+    pub(crate) use std::thread::JoinHandle;
     pub(crate) use std::thread::{scope, Builder, Scope};
 }
 

@@ -10,7 +10,12 @@
 //! order (an ordered sink). The same counts and checksum are computed by a
 //! plain sequential loop, and the run's report is printed.
 //!
-//! Run: `cargo run --release -p para --example demo [LINES] [THREADS]`
+//! Run: `cargo run --release -p para --example demo [LINES] [THREADS]
+//! [--dot FILE] [--svg FILE]`: `--dot` writes the report's Graphviz
+//! drawing (`Report::to_dot`: stages shaded by their share of the busy
+//! time, edges labelled with item counts), `--svg` renders it with
+//! Graphviz's `dot` (`Report::to_svg`; docs/demo-report.svg in the
+//! repository is one).
 
 use para::prelude::*;
 use std::collections::{HashMap, HashSet};
@@ -75,7 +80,18 @@ fn merge(total: &mut HashMap<&'static str, u64>, counts: HashMap<&'static str, u
 }
 
 fn main() {
-    let mut args = std::env::args().skip(1);
+    // `--dot FILE` and `--svg FILE` anywhere; the rest are LINES THREADS.
+    let (mut dot, mut svg) = (None, None);
+    let mut positional = Vec::new();
+    let mut argv = std::env::args().skip(1);
+    while let Some(arg) = argv.next() {
+        match arg.as_str() {
+            "--dot" => dot = Some(argv.next().expect("--dot FILE")),
+            "--svg" => svg = Some(argv.next().expect("--svg FILE")),
+            _ => positional.push(arg),
+        }
+    }
+    let mut args = positional.into_iter();
     let lines: u64 = args.next().map_or(400_000, |a| a.parse().expect("LINES"));
     let threads: usize = args.next().map_or_else(
         || std::thread::available_parallelism().map_or(2, |n| n.get()),
@@ -130,5 +146,18 @@ fn main() {
     println!("{total} words; most frequent:");
     for (word, n) in top.iter().take(5) {
         println!("  {word:<6} {n}");
+    }
+    if let Some(path) = dot {
+        std::fs::write(&path, report.to_dot()).expect("write the --dot file");
+        println!("report drawing (Graphviz) written to {path}");
+    }
+    if let Some(path) = svg {
+        match report.to_svg() {
+            Ok(svg) => {
+                std::fs::write(&path, svg).expect("write the --svg file");
+                println!("report drawing (SVG) written to {path}");
+            }
+            Err(e) => eprintln!("no SVG: Graphviz's `dot` could not render the report: {e}"),
+        }
     }
 }

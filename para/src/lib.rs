@@ -20,6 +20,7 @@
 //! ```text
 //! pipeline!( [OPTIONS ,] FLOW { ; FLOW } [;] )
 //! OPTIONS := EXPR | KEY = EXPR { , KEY = EXPR }      threads | capacity | batch | pool | scope
+//!                                                    | trace | progress
 //! FLOW    := STAGE { => STAGE }                      the last stage of one flow may be `yield`
 //! STAGE   := { ATTR } [ 'label : ] BODY | 'label | ( FLOW , FLOW { , FLOW } [,] )
 //! ```
@@ -356,6 +357,55 @@
 //! [`Stream`] of its results (see "Streams" above), and its report comes
 //! with the stream's end.
 //!
+//! ## Seeing a run
+//!
+//! Three views of a run, from the summary to the timeline:
+//!
+//! * The [`Report`], always there: a table per stage (`Display`) and
+//!   [`Report::to_dot`], a Graphviz drawing in which each stage is shaded
+//!   by its share of the run's busy time (white to red, the share in its
+//!   label) and each edge is labelled with the items that went along it;
+//!   [`Report::to_svg`] renders it with Graphviz's `dot` when it is
+//!   installed.
+//! * `trace = "run.json"` ([`Options::trace`]): a Chrome trace-event file
+//!   that [Perfetto](https://ui.perfetto.dev) and `chrome://tracing` open.
+//!   One track per worker and per device lane; one slice per batch, named
+//!   by the stage's label, with its items in and out (every batch the
+//!   report counts is a slice); instant events where a source parked at
+//!   the capacity bound (`park`), a worker stole a task (`steal`), and an
+//!   idle run flushed a stage's partial state (`stall flush`); a counter of
+//!   the items alive. Timestamps are microseconds from the run's start.
+//!   Each thread records into a buffer of its own and the file is written
+//!   when the run ends. Off by default, and then free: the hot path checks
+//!   one `None` per timed batch.
+//! * `progress = true` ([`Options::progress`], the `progress` feature, off
+//!   by default): a live line on stderr with items per second at the
+//!   sources and at the sinks, the items alive against `capacity`, and a
+//!   bar with an ETA when every source knows its length. It is silent when
+//!   stderr is not a terminal. Without the feature, `progress = true` is a
+//!   compile error that names it.
+//!
+//! ```
+//! use para::prelude::*;
+//! let path = std::env::temp_dir().join("para-doc-trace.json");
+//! let mut longest = 0;
+//! let report = pipeline!(threads = 2, trace = &path,
+//!     ["a", "bb", "ccc"].into_iter().cycle().take(30_000)
+//!         => 'len: |w: &str| w.len()
+//!         => 'max: |n| longest = longest.max(n));
+//! assert_eq!(longest, 3);
+//!
+//! let trace = std::fs::read_to_string(&path).unwrap();
+//! assert!(trace.contains(r#""name":"worker 1""#)); // a track per worker
+//! assert!(trace.contains(r#""name":"len","cat":"map","ph":"X""#)); // a slice per batch
+//! let slices = trace.matches(r#""ph":"X""#).count() as u64;
+//! assert_eq!(slices, report.nodes().iter().map(|n| n.batches()).sum::<u64>());
+//! std::fs::remove_file(&path).unwrap();
+//!
+//! let dot = report.to_dot();
+//! assert!(dot.contains(r#"n1 -> n2 [label="30,000"]"#)); // items along each edge
+//! ```
+//!
 //! ## How errors work
 //!
 //! * A panicking stage cancels the run: sources stop, every worker stops,
@@ -437,8 +487,8 @@
 pub use para_macros::stream_pipeline as pipeline;
 pub use para_runtime::combinators;
 pub use para_runtime::{
-    feed, Feed, Feeder, Graph, IntoSplit, NodeId, NodeReport, Options, Output, Port, Report,
-    SendError, Split, Stage, Stream, StreamPort, TrySendError,
+    feed, Feed, Feeder, Graph, IntoSplit, NodeId, NodeReport, Options, Output, Port,
+    ProgressSwitch, Report, SendError, Split, Stage, Stream, StreamPort, TrySendError,
 };
 
 /// What implementing a [`Stage`] by hand needs beyond [`Output`]: the batch

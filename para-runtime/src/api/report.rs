@@ -218,26 +218,111 @@ impl Report {
         self.nodes.iter().find(|n| n.label == label)
     }
 
-    /// A Graphviz `digraph` of the run, each node labelled with its label,
-    /// kind and counters.
+    /// A Graphviz `digraph` of the run: each node labelled with its label,
+    /// kind and counters and shaded by its share of the run's busy time
+    /// (white at 0 %, red at 100 %; the share is in the label), each edge
+    /// labelled with the items that went along it (its source's
+    /// `items_out`: every branch of a fan-out carries all of them).
+    /// [`Report::to_svg`] renders it.
+    ///
+    /// ```
+    /// let mut g = para::Graph::new();
+    /// let src = g.source(0..1000u32);
+    /// let odd = g.filter(src, |x| x % 2 == 1);
+    /// g.sink(odd, |_x| ());
+    /// let dot = g.run().to_dot();
+    /// assert!(dot.contains("n0 -> n1 [label=\"1,000\"]"));
+    /// assert!(dot.contains("n1 -> n2 [label=\"500\"]"));
+    /// assert!(dot.contains("% of all"));
+    /// ```
     pub fn to_dot(&self) -> String {
-        let mut out = String::from("digraph para {\n  rankdir=LR;\n  node [shape=box];\n");
+        let total: f64 = self.nodes.iter().map(|n| n.busy.as_secs_f64()).sum();
+        let mut out = String::from(
+            "digraph para {\n  rankdir=LR;\n  fontname=\"Helvetica\";\n  \
+             node [shape=box, style=\"rounded,filled\", fontname=\"Helvetica\"];\n  \
+             edge [fontname=\"Helvetica\", fontsize=10];\n",
+        );
         for n in &self.nodes {
+            let share = if total > 0.0 {
+                n.busy.as_secs_f64() / total
+            } else {
+                0.0
+            };
+            let font = if share > 0.6 { "white" } else { "black" };
             out.push_str(&format!(
-                "  n{} [label=\"{}\\n{} | in {} | out {} | {:.3} ms\"];\n",
+                "  n{} [label=\"{}\\n{} | in {} | out {}\\n{:.3} ms busy, {:.0}% of all\", \
+                 fillcolor=\"{}\", fontcolor={font}];\n",
                 n.id.index(),
                 escape(&n.label),
                 n.kind,
                 n.items_in,
                 n.items_out,
-                n.busy.as_secs_f64() * 1e3
+                n.busy.as_secs_f64() * 1e3,
+                share * 100.0,
+                shade(share),
             ));
         }
         for (from, to) in &self.edges {
-            out.push_str(&format!("  n{} -> n{};\n", from.index(), to.index()));
+            let items = self.nodes.get(from.index()).map_or(0, |n| n.items_out);
+            out.push_str(&format!(
+                "  n{} -> n{} [label=\"{}\"];\n",
+                from.index(),
+                to.index(),
+                thousands(items)
+            ));
         }
-        out.push_str("}\n");
+        out.push_str(&format!(
+            "  label=\"{} threads, {:.3} ms wall\";\n}}\n",
+            self.threads,
+            self.elapsed.as_secs_f64() * 1e3
+        ));
         out
+    }
+
+    /// The drawing of [`Report::to_dot`] as SVG, rendered by Graphviz's
+    /// `dot` (`dot -Tsvg`), which must be on the `PATH`.
+    ///
+    /// ```
+    /// let mut g = para::Graph::new();
+    /// let src = g.source(0..10u32);
+    /// g.sink(src, |_x| ());
+    /// match g.run().to_svg() {
+    ///     Ok(svg) => assert!(svg.contains("<svg")),
+    ///     Err(e) => eprintln!("no Graphviz here: {e}"),
+    /// }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`io::ErrorKind::NotFound`](std::io::ErrorKind::NotFound) when `dot`
+    /// is not installed; any other error starting it or reading its output;
+    /// an error of kind `Other` with its stderr when it fails.
+    pub fn to_svg(&self) -> std::io::Result<String> {
+        use std::io::{Error, Write};
+        use std::process::{Command, Stdio};
+        let mut dot = Command::new("dot")
+            .arg("-Tsvg")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        // `dot` reads its whole input before it writes anything, so
+        // writing all of it first cannot deadlock on a full pipe.
+        let written = dot
+            .stdin
+            .take()
+            .expect("stdin is piped")
+            .write_all(self.to_dot().as_bytes());
+        let output = dot.wait_with_output()?;
+        written?;
+        if !output.status.success() {
+            return Err(Error::other(format!(
+                "dot -Tsvg failed ({}): {}",
+                output.status,
+                String::from_utf8_lossy(&output.stderr).trim()
+            )));
+        }
+        String::from_utf8(output.stdout).map_err(Error::other)
     }
 
     /// Items that reached a sink, per second of wall time: the `items_in`
@@ -275,6 +360,28 @@ impl Report {
 
 fn escape(s: &str) -> String {
     s.replace('\\', "\\\\").replace('"', "\\\"")
+}
+
+/// A colour from white (`share` 0) to red (`share` 1), as `#rrggbb`.
+fn shade(share: f64) -> String {
+    let share = share.clamp(0.0, 1.0);
+    // Towards #d7301f (a red that black and white text both read on).
+    let mix = |to: f64| (255.0 + (to - 255.0) * share).round() as u8;
+    format!("#{:02x}{:02x}{:02x}", mix(215.0), mix(48.0), mix(31.0))
+}
+
+/// `n` with a comma between groups of three digits.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let (head, tail) = digits.split_at(digits.len() % 3);
+    let mut out = String::from(head);
+    for group in tail.as_bytes().chunks(3) {
+        if !out.is_empty() {
+            out.push(',');
+        }
+        out.extend(group.iter().map(|&b| char::from(b)));
+    }
+    out
 }
 
 impl fmt::Display for Report {
@@ -405,6 +512,28 @@ mod tests {
             0,
         );
         assert_aligned(&report);
+    }
+
+    #[test]
+    fn dot_shades_by_busy_share_and_counts_edges() {
+        let mut hot = node(1, "hot", "map", 1_234_567);
+        hot.busy = Duration::from_micros(15);
+        let report = Report::new(
+            vec![node(0, "src", "source", 1_234_567), hot],
+            vec![(NodeId::new(0), NodeId::new(1))],
+            1,
+            Duration::from_millis(1),
+            0,
+        );
+        let dot = report.to_dot();
+        assert!(dot.contains("n0 -> n1 [label=\"1,234,567\"]"), "{dot}");
+        assert!(dot.contains("25% of all\", fillcolor=\"#f5cbc7\""), "{dot}");
+        assert!(dot.contains("75% of all\", fillcolor=\"#e16457\""), "{dot}");
+        assert_eq!(shade(0.0), "#ffffff");
+        assert_eq!(shade(1.0), "#d7301f");
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
     }
 
     #[test]

@@ -6,6 +6,7 @@ use crate::build::plan::{Role, Spec};
 use crate::exec::scheduler::{shared_pool, Pool, Settings};
 use rayon_core::ThreadPool;
 use std::fmt;
+use std::path::Path;
 
 /// How to run a graph: worker count, pool, capacity and batch size.
 ///
@@ -24,6 +25,8 @@ pub struct Options<'p> {
     pub(crate) capacity: Option<usize>,
     pub(crate) batch: Option<usize>,
     pub(crate) pool: Option<&'p ThreadPool>,
+    pub(crate) trace: Option<&'p Path>,
+    pub(crate) progress: bool,
 }
 
 /// The largest batch a worker takes from one stage when `batch` is not set.
@@ -86,6 +89,100 @@ impl<'p> Options<'p> {
         self.pool = Some(pool);
         self
     }
+
+    /// Writes a timeline of the run to `path`: a Chrome trace-event JSON
+    /// file, which [Perfetto](https://ui.perfetto.dev) and
+    /// `chrome://tracing` open.
+    ///
+    /// It has one track per worker and per device lane, one slice per batch
+    /// (named by the stage's label, with its item counts), instant events
+    /// where a source parked at the capacity bound (`park`), a worker stole
+    /// a task (`steal`) or an idle run flushed a stage's partial state
+    /// (`stall flush`), and a counter of the items alive. Timestamps are
+    /// microseconds since the run started. The file is created when the
+    /// run starts and written when it ends (also when a stage panicked).
+    ///
+    /// Off by default, and then free: without it, a run pays one check per
+    /// timed batch (one in eight of the fine ones). With it, every batch is
+    /// timed and each thread records into a buffer of its own.
+    ///
+    /// ```
+    /// use para::{Graph, Options};
+    /// let path = std::env::temp_dir().join("para-options-trace.json");
+    /// let mut g = Graph::new();
+    /// let src = g.source(0..10_000u64);
+    /// let squares = g.map(src, |x| x * x);
+    /// let mut sum = 0;
+    /// g.sink(squares, |x| sum += x);
+    /// let report = g.run_with(Options::new().threads(2).trace(&path));
+    /// let trace = std::fs::read_to_string(&path).unwrap();
+    /// assert!(trace.starts_with("{\"displayTimeUnit\""));
+    /// // one slice ("ph":"X") per batch the report counts
+    /// let batches: u64 = report.nodes().iter().map(|n| n.batches()).sum();
+    /// assert_eq!(trace.matches("\"ph\":\"X\"").count() as u64, batches);
+    /// # std::fs::remove_file(&path).unwrap();
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// When the run starts, if the file cannot be created. An error writing
+    /// it at the end is printed to stderr (the run's results stand).
+    pub fn trace<P: AsRef<Path> + ?Sized>(mut self, path: &'p P) -> Self {
+        self.trace = Some(path.as_ref());
+        self
+    }
+
+    /// Shows a live line on stderr while the run goes: items per second at
+    /// the sources and at the sinks, the items alive against the capacity,
+    /// and, when every source knows its length (a range, a `Vec`, a
+    /// [`Split`](crate::Split)), a bar and an ETA. It is redrawn about ten
+    /// times a second by a thread of its own, which ends with the run, and
+    /// cleared at the end. It is silent when stderr is not a terminal.
+    ///
+    /// Needs the `progress` feature of `para` (drawn with
+    /// [indicatif](https://docs.rs/indicatif)): without it, calling this is
+    /// a compile error that names the feature, so the default build has
+    /// neither the dependency nor any code for it.
+    ///
+    /// On, every batch is timed and the sources and sinks count their items
+    /// in shared counters (one atomic add per batch of theirs).
+    ///
+    /// ```
+    /// # #[cfg(feature = "progress")] {
+    /// use para::{Graph, Options};
+    /// let mut g = Graph::new();
+    /// let src = g.source(0..1_000_000u64);
+    /// let mut sum = 0;
+    /// g.sink(src, |x| sum += x);
+    /// g.run_with(Options::new().progress(true)); // a line on a terminal's stderr
+    /// assert_eq!(sum, 499_999_500_000);
+    /// # }
+    /// ```
+    pub fn progress<B: ProgressSwitch>(mut self, on: B) -> Self {
+        self.progress = on.switched_on();
+        self
+    }
+}
+
+/// What [`Options::progress`] takes: a `bool`, with the `progress` feature.
+///
+/// Without the feature no type implements it, so `.progress(true)` (and
+/// `progress = true` in the macros) is a compile error naming the feature.
+#[diagnostic::on_unimplemented(
+    message = "the progress line needs the `progress` feature of `para`",
+    label = "`progress` is only available with `para = {{ features = [\"progress\"] }}`",
+    note = "enable it in Cargo.toml: `para = {{ version = \"..\", features = [\"progress\"] }}`"
+)]
+pub trait ProgressSwitch {
+    /// Whether the progress line is on.
+    fn switched_on(self) -> bool;
+}
+
+#[cfg(feature = "progress")]
+impl ProgressSwitch for bool {
+    fn switched_on(self) -> bool {
+        self
+    }
 }
 
 impl fmt::Debug for Options<'_> {
@@ -95,6 +192,8 @@ impl fmt::Debug for Options<'_> {
             .field("capacity", &self.capacity)
             .field("batch", &self.batch)
             .field("pool", &self.pool.map(|_| "ThreadPool"))
+            .field("trace", &self.trace)
+            .field("progress", &self.progress)
             .finish()
     }
 }
@@ -137,6 +236,8 @@ impl<'p> Options<'p> {
             capacity,
             batch,
             pool,
+            trace: self.trace,
+            progress: self.progress,
         }
     }
 }

@@ -15,8 +15,9 @@ use crate::exec::handoff::Handoff;
 use crate::exec::plan::NodePlan;
 use crate::exec::run::{Culprit, Run};
 use crate::exec::sizing;
-use crate::exec::stats::{NodeStats, Timer};
+use crate::exec::stats::{NodeStats, Sample, Timer};
 use crate::exec::task::{Task, NO_SLOT};
+use crate::exec::trace::{Mark, Track};
 use crate::protocol::completion::Completion;
 use crate::sync::Ordering;
 
@@ -45,6 +46,16 @@ pub(crate) struct Executor<'r, 'g> {
     /// Starts a worker job for a reserved slot (workers only: a job of the
     /// run's pool scope; see `protocol::crew`).
     spawn: Option<&'r dyn Fn(usize)>,
+    /// What this thread records for the trace and the progress line;
+    /// `None` when neither is on (the one check per timed batch: see
+    /// `exec::trace`).
+    watch: Option<Box<Watch>>,
+}
+
+/// A thread's part of watching a run: its track of the trace, if the run
+/// is traced (the progress line's counters are the run's own).
+struct Watch {
+    track: Option<Track>,
 }
 
 impl<'r, 'g> Executor<'r, 'g> {
@@ -54,7 +65,16 @@ impl<'r, 'g> Executor<'r, 'g> {
         Executor {
             worker: Some(index),
             spawn: Some(spawn),
+            watch: Watch::new(run, |r| r.worker(index)),
             ..Executor::new(run, Some(run.take_locals(index)))
+        }
+    }
+
+    /// The executor of lane `lane` of device node `node`.
+    pub(crate) fn lane(run: &'r Run<'g>, node: NodeId, lane: usize) -> Self {
+        Executor {
+            watch: Watch::new(run, |r| r.lane(node, lane)),
+            ..Executor::new(run, None)
         }
     }
 
@@ -75,7 +95,38 @@ impl<'r, 'g> Executor<'r, 'g> {
     /// The executor of a thread that is not a worker (a device lane, the
     /// caller): it pushes to the shared injectors.
     pub(crate) fn outsider(run: &'r Run<'g>) -> Self {
-        Executor::new(run, None)
+        Executor {
+            watch: Watch::new(run, |r| r.outside()),
+            ..Executor::new(run, None)
+        }
+    }
+
+    /// Hands what this thread recorded to the run: its statistics and its
+    /// track of the trace. Called once, when the thread's loop ends.
+    pub(crate) fn retire(&mut self) {
+        self.run.merge_stats(&self.stats);
+        if let (Some(watch), Some(recorder)) = (self.watch.take(), &self.run.trace) {
+            if let Some(track) = watch.track {
+                recorder.hand_in(track);
+            }
+        }
+    }
+
+    /// Whether this thread records batches (the run is traced or shows
+    /// progress).
+    #[inline]
+    pub(crate) fn is_watched(&self) -> bool {
+        self.watch.is_some()
+    }
+
+    /// Records an instant event about node `id` in the trace (off the hot
+    /// path: parks, steals, stall flushes).
+    #[cold]
+    pub(crate) fn mark(&mut self, id: NodeId, mark: Mark) {
+        let run = self.run;
+        if let Some(track) = self.watch.as_mut().and_then(|w| w.track.as_mut()) {
+            track.mark(id, mark, || run.room.sample_alive());
+        }
     }
 
     fn new(run: &'r Run<'g>, local: Option<Vec<LocalQueue<Task>>>) -> Self {
@@ -89,6 +140,7 @@ impl<'r, 'g> Executor<'r, 'g> {
             handoff: Handoff::EMPTY,
             worker: None,
             spawn: None,
+            watch: None,
         }
     }
 
@@ -256,11 +308,23 @@ impl<'r, 'g> Executor<'r, 'g> {
 
     /// Records that node `id` processed a batch, and feeds a measured cost
     /// per item into the node's moving average (the sources' batch sizing).
+    ///
+    /// Every call is one batch of the report and, in a traced run, one
+    /// slice of the trace.
     pub(crate) fn record(&mut self, id: NodeId, items_in: usize, items_out: usize, timer: Timer) {
-        let Some(per_item) = self.stats[id.index()].record(items_in, items_out, timer) else {
+        let stats = &mut self.stats[id.index()];
+        let Some(sample) = stats.record(items_in, items_out, timer) else {
             return;
         };
-        sizing::note_cost(&self.run.core(id).cost_ns, per_item);
+        if let Some(watch) = &mut self.watch {
+            // Watched, every batch is timed, so each reaches this point.
+            stats.time_every_batch();
+            watch.batch(self.run, id, sample, items_in, items_out);
+        }
+        if items_in > 0 {
+            let per_item = (sample.busy.as_nanos() as u64 / items_in as u64).max(1);
+            sizing::note_cost(&self.run.core(id).cost_ns, per_item);
+        }
     }
 
     /// How many items a source with batch-size state `sizing` should yield
@@ -313,6 +377,42 @@ impl<'r, 'g> Executor<'r, 'g> {
             } else {
                 self.run.node(source).wake(self);
             }
+        }
+    }
+}
+
+impl Watch {
+    /// A thread's watch of `run`, with the track `track` makes, if the run
+    /// is watched at all.
+    fn new(
+        run: &Run<'_>,
+        track: impl FnOnce(&crate::exec::trace::Recorder) -> Track,
+    ) -> Option<Box<Watch>> {
+        run.is_watched().then(|| {
+            Box::new(Watch {
+                track: run.trace.as_ref().map(track),
+            })
+        })
+    }
+
+    /// A batch of node `id` was recorded.
+    #[inline(never)]
+    fn batch(
+        &mut self,
+        run: &Run<'_>,
+        id: NodeId,
+        sample: Sample,
+        items_in: usize,
+        items_out: usize,
+    ) {
+        if let Some(track) = &mut self.track {
+            track.slice(id, sample.started, sample.busy, items_in, items_out, || {
+                run.room.sample_alive()
+            });
+        }
+        #[cfg(feature = "progress")]
+        if let Some(live) = &run.live {
+            live.count(id, items_in, items_out);
         }
     }
 }

@@ -13,6 +13,9 @@
 //!   structures and its invariant.
 //! * `stats` (per-node counters and clock sampling) and `sizing` (how many
 //!   items a source yields per batch).
+//! * `trace`: the timeline trace of a run (`Options::trace`), recorded per
+//!   thread and written when the run ends; `progress` (the `progress`
+//!   feature): the live progress line (`Options::progress`).
 //! * `remote`: a `'static` handle on a run for threads outside it (a
 //!   stream's consumer, a feed's producers): schedule a source, reserve and
 //!   release capacity, cancel.
@@ -27,10 +30,13 @@ pub(crate) mod executor;
 pub(crate) mod handoff;
 pub(crate) mod node;
 pub(crate) mod plan;
+#[cfg(feature = "progress")]
+pub(crate) mod progress;
 pub(crate) mod remote;
 pub(crate) mod run;
 pub(crate) mod scheduler;
 pub(crate) mod sizing;
 pub(crate) mod stats;
 pub(crate) mod task;
+pub(crate) mod trace;
 pub(crate) mod worker;

@@ -47,6 +47,12 @@ pub(crate) trait Node: Send + Sync {
         let _ = ex;
         false
     }
+    /// How many items a source will yield, if it knows exactly (the
+    /// progress line's ETA); `None` for other nodes.
+    #[cfg(feature = "progress")]
+    fn known_len(&self) -> Option<u64> {
+        None
+    }
     /// The body of one device lane (device nodes only): runs jobs until
     /// `shutdown` disconnects.
     fn lane(&self, ex: &mut Executor<'_, '_>, shutdown: &Receiver<()>) {

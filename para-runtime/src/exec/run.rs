@@ -12,6 +12,7 @@ use crate::exec::plan::NodePlan;
 use crate::exec::remote::{cancel, Flags, Remote};
 use crate::exec::stats::NodeStats;
 use crate::exec::task::Task;
+use crate::exec::trace::Recorder;
 use crate::protocol::completion::Pending;
 use crate::protocol::crew::Crew;
 use crate::protocol::park::Capacity;
@@ -60,6 +61,22 @@ pub(crate) struct Run<'g> {
     pub(crate) closed: AtomicUsize,
     failure: Mutex<Option<Box<dyn Any + Send>>>,
     stats: Mutex<Vec<NodeStats>>,
+    /// The run's trace, if it is traced (see `exec::trace`).
+    pub(crate) trace: Option<Recorder>,
+    /// The counters the progress line reads, if it is shown (see
+    /// `exec::progress`).
+    #[cfg(feature = "progress")]
+    pub(crate) live: Option<crate::exec::progress::Live>,
+}
+
+/// What a run records besides its report (see `exec::trace` and
+/// `exec::progress`).
+#[derive(Default)]
+pub(crate) struct Watching<'a> {
+    /// Write a trace to this file.
+    pub(crate) trace: Option<&'a std::path::Path>,
+    /// Show the progress line.
+    pub(crate) progress: bool,
 }
 
 impl<'g> Run<'g> {
@@ -71,6 +88,7 @@ impl<'g> Run<'g> {
         threads: usize,
         capacity: usize,
         batch: usize,
+        watching: Watching<'_>,
     ) -> Self {
         let levels = plans.iter().map(|p| p.level + 1).max().unwrap_or(1);
         let locals: Vec<Vec<LocalQueue<Task>>> = (0..threads)
@@ -94,6 +112,15 @@ impl<'g> Run<'g> {
             .filter(|&i| plans[i].is_source)
             .map(NodeId::new);
         let n = nodes.len();
+        let trace = watching
+            .trace
+            .map(|path| Recorder::create(path, threads, &plans));
+        #[cfg(feature = "progress")]
+        let live = watching
+            .progress
+            .then(|| crate::exec::progress::Live::new(&plans, &nodes));
+        #[cfg(not(feature = "progress"))]
+        let _ = watching.progress;
         Run {
             nodes,
             cores,
@@ -113,6 +140,9 @@ impl<'g> Run<'g> {
             failure: Mutex::new(None),
             stats: Mutex::new(vec![NodeStats::default(); n]),
             plans,
+            trace,
+            #[cfg(feature = "progress")]
+            live,
         }
     }
 
@@ -225,6 +255,16 @@ impl<'g> Run<'g> {
 
     pub(crate) fn stats(&self) -> Vec<NodeStats> {
         lock(&self.stats).clone()
+    }
+
+    /// Whether the run is traced or shows progress: its threads then time
+    /// every batch and record it (see `exec::trace`).
+    pub(crate) fn is_watched(&self) -> bool {
+        #[cfg(feature = "progress")]
+        if self.live.is_some() {
+            return true;
+        }
+        self.trace.is_some()
     }
 
     pub(crate) fn peak_alive(&self) -> usize {

@@ -45,7 +45,7 @@ use crate::exec::executor::Executor;
 use crate::exec::node::Node;
 use crate::exec::plan::NodePlan;
 use crate::exec::remote::Remote;
-use crate::exec::run::{Culprit, Run};
+use crate::exec::run::{Culprit, Run, Watching};
 use crate::exec::worker::{is_worker_of, worker_main};
 use crate::sync::{channel, thread, CachePadded, OnceLock, StdMutex};
 use rayon_core::ThreadPool;
@@ -60,6 +60,10 @@ pub(crate) struct Settings<'p> {
     pub(crate) capacity: usize,
     pub(crate) batch: usize,
     pub(crate) pool: Pool<'p>,
+    /// Write a trace of the run to this file (see `exec::trace`).
+    pub(crate) trace: Option<&'p std::path::Path>,
+    /// Show a progress line on stderr (see `exec::progress`).
+    pub(crate) progress: bool,
 }
 
 /// Where the workers run.
@@ -127,9 +131,12 @@ impl<'g, 'p> Launch<'g, 'p> {
             capacity,
             batch,
             pool,
+            trace,
+            progress,
         } = settings;
+        let watching = Watching { trace, progress };
         let run = Box::new(CachePadded::new(Run::new(
-            nodes, plans, threads, capacity, batch,
+            nodes, plans, threads, capacity, batch, watching,
         )));
         Launch { run, pool }
     }
@@ -145,8 +152,25 @@ impl<'g, 'p> Launch<'g, 'p> {
     pub(crate) fn complete(self) -> Result<Report, Box<dyn Any + Send>> {
         let Launch { run, pool } = self;
         let started = Instant::now();
+        #[cfg(feature = "progress")]
+        let ticker = run
+            .live
+            .as_ref()
+            .and_then(|live| crate::exec::progress::Ticker::start(live, run.room.clone()));
         execute(&run, pool);
         let elapsed = started.elapsed();
+        #[cfg(feature = "progress")]
+        if let Some(ticker) = ticker {
+            ticker.stop();
+        }
+        if let Some(recorder) = &run.trace {
+            if let Err(e) = recorder.write(&run.plans) {
+                eprintln!(
+                    "para: could not write the trace file {}: {e}",
+                    recorder.path().display()
+                );
+            }
+        }
         if let Some(payload) = run.take_failure() {
             drop(run); // drops every item still inside, before unwinding
             return Err(payload);
@@ -210,9 +234,9 @@ fn execute(run: &Run<'_>, pool: Pool<'_>) {
                 thread::Builder::new()
                     .name(format!("para-lane-{}.{lane}", id.index()))
                     .spawn_scoped(scope, move || {
-                        let mut ex = Executor::outsider(run);
+                        let mut ex = Executor::lane(run, id, lane);
                         run.node(id).lane(&mut ex, &shutdown_rx);
-                        run.merge_stats(&ex.stats);
+                        ex.retire();
                     })
                     .expect("para: could not start a device lane thread");
             }
@@ -223,6 +247,7 @@ fn execute(run: &Run<'_>, pool: Pool<'_>) {
                 run.node(id).start(&mut ex);
             }
         }
+        ex.retire();
         match pool {
             Pool::Current => {
                 let in_pool = rayon_core::current_thread_index().is_some();

@@ -21,6 +21,13 @@ pub(crate) struct NodeStats {
 /// A batch's start time, when the batch is one of those timed.
 pub(crate) struct Timer(Option<Instant>);
 
+/// A timed batch: when it started and how long it took.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Sample {
+    pub(crate) started: Instant,
+    pub(crate) busy: Duration,
+}
+
 impl Timer {
     /// Times this batch whatever the sampling (device jobs: few and long).
     pub(crate) fn always() -> Self {
@@ -45,14 +52,13 @@ impl NodeStats {
         Timer(timed.then(Instant::now))
     }
 
-    /// Records a batch; returns its time per input item in ns when it was
-    /// timed and had input (what the sources' batch sizing learns from).
+    /// Records a batch; returns its start and duration when it was timed.
     pub(crate) fn record(
         &mut self,
         items_in: usize,
         items_out: usize,
         timer: Timer,
-    ) -> Option<u64> {
+    ) -> Option<Sample> {
         self.items_in += items_in as u64;
         self.items_out += items_out as u64;
         self.batches += 1;
@@ -63,7 +69,13 @@ impl NodeStats {
         self.busy += busy;
         self.timed_batches += 1;
         self.slow = busy >= SLOW_BATCH;
-        (items_in > 0).then(|| (busy.as_nanos() as u64 / items_in as u64).max(1))
+        Some(Sample { started, busy })
+    }
+
+    /// Times every batch of this node from now on (a traced run: every
+    /// batch is a slice of the trace).
+    pub(crate) fn time_every_batch(&mut self) {
+        self.slow = true;
     }
 
     /// Busy time over all batches, extrapolated from the timed ones.

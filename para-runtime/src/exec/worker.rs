@@ -12,6 +12,7 @@
 use crate::exec::executor::Executor;
 use crate::exec::run::{Culprit, Run};
 use crate::exec::task::Task;
+use crate::exec::trace::Mark;
 use crate::protocol::crew::Leave;
 use crate::sync::Backoff;
 use std::cell::RefCell;
@@ -63,7 +64,7 @@ pub(crate) fn worker_main(run: &Run<'_>, index: usize, spawn: &dyn Fn(usize)) {
         if run.is_cancelled() {
             break false;
         }
-        if let Some(task) = find_task(&ex, index, &mut rng) {
+        if let Some(task) = find_task(&mut ex, index, &mut rng) {
             worked = true;
             ex.execute(task);
             continue;
@@ -71,7 +72,7 @@ pub(crate) fn worker_main(run: &Run<'_>, index: usize, spawn: &dyn Fn(usize)) {
         if run.is_done() {
             break false;
         }
-        if let Some(task) = spin_for_task(&ex, index, &mut rng) {
+        if let Some(task) = spin_for_task(&mut ex, index, &mut rng) {
             worked = true;
             ex.execute(task);
             continue;
@@ -93,7 +94,7 @@ pub(crate) fn worker_main(run: &Run<'_>, index: usize, spawn: &dyn Fn(usize)) {
         ex.return_locals();
         run.crew.stop(index);
     }
-    run.merge_stats(&ex.stats);
+    ex.retire();
 }
 
 /// Every worker is idle and no task is queued: nothing else is coming, so
@@ -107,7 +108,12 @@ fn flush_partials(ex: &mut Executor<'_, '_>) -> bool {
     for id in run.node_ids() {
         if run.plan(id).has_partial && run.try_hold(id) {
             match run.catch(Culprit::Node(id), || run.node(id).flush_stalled(ex)) {
-                Some(emitted) => flushed |= emitted,
+                Some(emitted) => {
+                    if emitted {
+                        ex.mark(id, Mark::StallFlush);
+                    }
+                    flushed |= emitted;
+                }
                 None => return true,
             }
             ex.complete(id);
@@ -117,7 +123,7 @@ fn flush_partials(ex: &mut Executor<'_, '_>) -> bool {
 }
 
 /// A short spin before leaving: work often appears within microseconds.
-fn spin_for_task(ex: &Executor<'_, '_>, index: usize, rng: &mut XorShift) -> Option<Task> {
+fn spin_for_task(ex: &mut Executor<'_, '_>, index: usize, rng: &mut XorShift) -> Option<Task> {
     let backoff = Backoff::new();
     while !backoff.is_completed() {
         backoff.snooze();
@@ -131,18 +137,34 @@ fn spin_for_task(ex: &Executor<'_, '_>, index: usize, rng: &mut XorShift) -> Opt
     None
 }
 
+/// Looks for a task (see [`look_for_task`]); a traced run marks steals.
+fn find_task(ex: &mut Executor<'_, '_>, index: usize, rng: &mut XorShift) -> Option<Task> {
+    let (task, victim) = look_for_task(ex, index, rng)?;
+    if let Some(victim) = victim {
+        if ex.is_watched() {
+            ex.mark(task.node, Mark::Steal { victim });
+        }
+    }
+    Some(task)
+}
+
 /// Looks for a task, highest priority level first: own deque, then the
 /// injector, then the other workers' deques starting at a random victim.
-fn find_task(ex: &Executor<'_, '_>, index: usize, rng: &mut XorShift) -> Option<Task> {
+/// Returns the task and, if it was stolen, the worker it was stolen from.
+fn look_for_task(
+    ex: &Executor<'_, '_>,
+    index: usize,
+    rng: &mut XorShift,
+) -> Option<(Task, Option<u32>)> {
     let run = ex.run;
     let local = ex.local().expect("workers have deques");
     let workers = run.thieves.len();
     for level in (0..run.levels).rev() {
         if let Some(task) = local[level].pop() {
-            return Some(task);
+            return Some((task, None));
         }
         if let Some(task) = run.injectors[level].pop() {
-            return Some(task);
+            return Some((task, None));
         }
         if workers > 1 {
             let start = rng.next() as usize % workers;
@@ -150,7 +172,7 @@ fn find_task(ex: &Executor<'_, '_>, index: usize, rng: &mut XorShift) -> Option<
                 let victim = (start + k) % workers;
                 if victim != index {
                     if let Some(task) = run.thieves[victim][level].steal() {
-                        return Some(task);
+                        return Some((task, Some(victim as u32)));
                     }
                 }
             }

@@ -39,6 +39,7 @@ use crate::exec::node::Node;
 use crate::exec::plan::NodePlan;
 use crate::exec::sizing::SourceSizing;
 use crate::exec::task::Task;
+use crate::exec::trace::Mark;
 use crate::nodes::outlets::{take_outlets, Outlets, Wire};
 use crate::sync::{lock, Mutex};
 use std::time::{Duration, Instant};
@@ -66,6 +67,10 @@ pub(crate) trait Supply: Send {
     ) -> (Self::Piece, usize, bool);
     /// Moves the piece's `len` items into `items` (outside the lock).
     fn produce(piece: Self::Piece, len: usize, items: &mut Vec<Self::Item>);
+    /// How many items are left, if that is known exactly (the progress
+    /// line's ETA).
+    #[cfg(feature = "progress")]
+    fn known_len(&self) -> Option<u64>;
 }
 
 /// A serial iterator: pieces are read under the lock, straight into the
@@ -93,6 +98,14 @@ where
 
     fn left(&self) -> usize {
         usize::MAX
+    }
+
+    #[cfg(feature = "progress")]
+    fn known_len(&self) -> Option<u64> {
+        match self.0.size_hint() {
+            (low, Some(high)) if low == high => Some(low as u64),
+            _ => None,
+        }
     }
 
     fn cut(
@@ -138,6 +151,11 @@ impl<S: Split> Supply for SplitSupply<S> {
 
     fn left(&self) -> usize {
         self.0.as_ref().map_or(0, Split::split_len)
+    }
+
+    #[cfg(feature = "progress")]
+    fn known_len(&self) -> Option<u64> {
+        Some(self.left() as u64)
     }
 
     fn cut(
@@ -222,6 +240,11 @@ impl<P: Supply> Node for SourceNode<P> {
         ex.schedule(Task::unclaimed(self.id));
     }
 
+    #[cfg(feature = "progress")]
+    fn known_len(&self) -> Option<u64> {
+        lock(&self.state).supply.as_ref()?.known_len()
+    }
+
     fn run(&self, ex: &mut Executor<'_, '_>, _slot: u32) {
         let mut state = lock(&self.state);
         let Some(supply) = state.supply.as_ref() else {
@@ -238,6 +261,7 @@ impl<P: Supply> Node for SourceNode<P> {
         let want = ex.source_batch_size(&mut state.sizing).min(left);
         let room = ex.reserve(self.id, want);
         if room == 0 {
+            ex.mark(self.id, Mark::Park);
             return; // parked: a release reschedules us
         }
         let started = ex.timer(self.id);

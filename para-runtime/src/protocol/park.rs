@@ -120,6 +120,19 @@ impl Capacity {
         self.peak.load(Ordering::Relaxed)
     }
 
+    /// Items inside the graph now, as a sample for the trace and the
+    /// progress line. Relaxed: it orders nothing, and a value a moment old
+    /// draws the same curve.
+    pub(crate) fn sample_alive(&self) -> usize {
+        self.alive.load(Ordering::Relaxed)
+    }
+
+    /// The bound (`usize::MAX`: in effect unbounded).
+    #[cfg(feature = "progress")]
+    pub(crate) fn capacity(&self) -> usize {
+        self.capacity
+    }
+
     /// Items inside the graph now.
     #[cfg(test)]
     pub(crate) fn alive(&self) -> usize {
