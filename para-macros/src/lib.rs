@@ -15,6 +15,7 @@
 
 #![forbid(unsafe_code)]
 
+mod cluster;
 mod error;
 mod expand;
 mod fallible;
@@ -202,6 +203,13 @@ fn pipeline_tokens(input: proc_macro2::TokenStream) -> proc_macro2::TokenStream 
         }
     };
     match (model, errors.finish()) {
+        (Some(model), Ok(())) if model.cluster().is_some() => match cluster::check(&model) {
+            Ok(()) => cluster::expand(&model),
+            Err(e) => {
+                let errors = e.to_compile_error();
+                quote::quote! {{ #errors; }}
+            }
+        },
         (Some(model), Ok(())) => expand::expand(&model),
         (_, result) => {
             let errors = result.err().map(|e| e.to_compile_error());

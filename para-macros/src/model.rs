@@ -49,6 +49,9 @@ pub enum OptionKey {
     /// `std::thread::Scope`, so its stages may borrow. Not an `Options`
     /// setting: it picks how the graph is spawned.
     Scope,
+    /// `cluster = cx`: the graph runs on a timely-dataflow cluster
+    /// (`para::cluster`); `pipeline!`'s alone.
+    Cluster,
 }
 
 impl OptionKey {
@@ -60,6 +63,7 @@ impl OptionKey {
             "batch" => OptionKey::Batch,
             "pool" => OptionKey::Pool,
             "scope" => OptionKey::Scope,
+            "cluster" => OptionKey::Cluster,
             _ => return None,
         })
     }
@@ -154,6 +158,14 @@ impl Model {
     /// `Result` (or a stream of them).
     pub fn is_fallible(&self) -> bool {
         self.nodes.iter().any(|n| !n.dead && n.fallible.is_some())
+    }
+
+    /// The value of the `cluster = cx` option, if given.
+    pub fn cluster(&self) -> Option<&Expr> {
+        self.options
+            .iter()
+            .find(|o| o.key == OptionKey::Cluster)
+            .map(|o| &o.value)
     }
 
     /// The value of the `scope = s` option, if given.

@@ -448,6 +448,12 @@ pub mod stage {
     pub use para_runtime::{Input, Output, StageMode};
 }
 
+/// The same pipelines on a timely-dataflow cluster, across processes and
+/// machines (the `cluster` feature): `pipeline!(cluster = cx, ...)` inside
+/// [`cluster::execute_from_args`]. See the crate `para-cluster`.
+#[cfg(feature = "cluster")]
+pub use para_cluster as cluster;
+
 /// What a pipeline needs in scope: `pipeline!`, the builder, its options,
 /// the combinators and the traits, as `rayon::prelude` does for rayon.
 pub mod prelude {

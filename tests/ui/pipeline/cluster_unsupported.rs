@@ -1,0 +1,15 @@
+// What cannot run on a timely cluster is an error on its own token.
+use para::prelude::*;
+
+fn main() {
+    let _ = para::cluster::execute(para::cluster::Config::process(1), |cx| {
+        let mut n = 0u64;
+        pipeline!(cluster = cx, threads = 4, 0..10u64 => |x| n += x);
+        pipeline!(cluster = cx, 0..10u64 => #[gpu] |xs: Vec<u64>| xs => |x| n += x);
+        pipeline!(cluster = cx, 0..10u64 => #[replicate(2)] |x| x + 1 => |x| n += x);
+        pipeline!(cluster = cx, 0..10u64 => #[priority(3)] |x| x + 1 => |x| n += x);
+        pipeline!(cluster = cx, vec!["1"] => |s| s.parse::<u64>()? => |x| n += x);
+        pipeline!(cluster = cx, 0..10u64 => fold(|| 0u64, |a, x| a + x) => |x| n += x);
+        n
+    });
+}
