@@ -101,6 +101,32 @@ fn endless(cx: Option<&mut Cluster<'_>>) -> String {
     format!("{n}")
 }
 
+/// A random shape (see below), its seed in `PARA_CLUSTER_SEED`.
+fn random(cx: Option<&mut Cluster<'_>>) -> String {
+    let seed: u64 = std::env::var("PARA_CLUSTER_SEED").map_or(0, |s| s.parse().expect("a seed"));
+    random_shape(seed, cx)
+}
+
+fn random_shape(seed: u64, cx: Option<&mut Cluster<'_>>) -> String {
+    let shape = shape(seed);
+    let mut out = Vec::new();
+    match cx {
+        Some(cx) => {
+            let options = para::cluster::Options::new().batch(shape.batch);
+            para::cluster::run(cx, options, |g| build(g, &shape, &mut out));
+        }
+        None => {
+            let mut g = para::Graph::new();
+            build(&mut g, &shape, &mut out);
+            g.run_with(para::Options::new().threads(2).batch(shape.batch.min(64)));
+        }
+    }
+    if !shape.ordered {
+        out.sort_unstable();
+    }
+    format!("{out:?}")
+}
+
 type Case = fn(Option<&mut Cluster<'_>>) -> String;
 
 const CASES: &[(&str, Case)] = &[
@@ -115,6 +141,7 @@ const CASES: &[(&str, Case)] = &[
     ("regroup", regroup),
     ("panic_on_one", panic_on_one),
     ("endless", endless),
+    ("random", random),
 ];
 
 fn case(name: &str) -> Case {
@@ -375,6 +402,20 @@ fn two_processes_take() {
 }
 
 #[test]
+fn random_graphs_on_two_processes() {
+    for seed in 0..6u64 {
+        let seed = 0xC1u64 << 32 | (1000 + seed);
+        let expected = random_shape(seed, None);
+        let seed = seed.to_string();
+        let mut run = start("random", 2, 2, &[0, 1], &[("PARA_CLUSTER_SEED", &seed)]);
+        let results = run.wait_for("PARA_RESULT ", &[0, 1], DEADLINE);
+        run.wait_exit(DEADLINE);
+        assert_eq!(results[0], format!("ok {expected}"), "seed {seed}");
+        assert_eq!(results[1], "none", "seed {seed}");
+    }
+}
+
+#[test]
 fn a_panic_on_process_one_fails_every_process() {
     for n in [2, 3] {
         let results = cluster_results("panic_on_one", n, 1);
@@ -413,4 +454,246 @@ fn a_peer_that_never_connects_is_an_error() {
         results[0]
     );
     run.wait_exit(Duration::from_secs(30));
+}
+
+// ---------------------------------------------------------------------------
+// `-n 1 -w T` against single-machine Para on random graphs: one shape,
+// built by one interpreter through both builders (`para::Graph` and
+// `para::cluster::ClusterGraph`).
+
+/// A stage of a random shape (items are `u64`).
+#[derive(Clone, Debug)]
+enum Op {
+    Map(u64),
+    Filter(u64),
+    FlatMap(u64),
+    Serial(u64),
+    Ordered(u64),
+    Fan(Vec<Vec<Op>>),
+    Take(usize),
+}
+
+/// A random graph: sources (`split` or not) whose flows end in one sink.
+#[derive(Clone, Debug)]
+struct Shape {
+    sources: Vec<(bool, u64, Vec<Op>)>,
+    /// An ordered sink (then there is one source): compared as a sequence.
+    ordered: bool,
+    batch: usize,
+}
+
+/// SplitMix64.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+fn random_ops(rng: &mut Rng, depth: usize, top: bool) -> Vec<Op> {
+    let mut ops = Vec::new();
+    for _ in 0..rng.below(4) + 1 {
+        let op = match rng.below(if depth < 2 { 8 } else { 6 }) {
+            0 => Op::Map(rng.below(1000) + 1),
+            1 => Op::Filter(rng.below(3) + 2),
+            2 => Op::FlatMap(rng.below(3) + 1),
+            3 => Op::Serial(rng.below(1000)),
+            4 => Op::Ordered(rng.below(1000)),
+            5 if top => Op::Take(rng.below(500) as usize),
+            5 => Op::Map(3),
+            _ => Op::Fan(
+                (0..rng.below(2) + 2)
+                    .map(|_| random_ops(rng, depth + 1, false))
+                    .collect(),
+            ),
+        };
+        ops.push(op);
+    }
+    ops
+}
+
+/// Whether the ops need a single source (an ordered stage or `take`).
+fn ordered_ops(ops: &[Op]) -> bool {
+    ops.iter().any(|op| match op {
+        Op::Ordered(_) | Op::Take(_) => true,
+        Op::Fan(branches) => branches.iter().any(|b| ordered_ops(b)),
+        _ => false,
+    })
+}
+
+fn shape(seed: u64) -> Shape {
+    let mut rng = Rng(seed);
+    let first = random_ops(&mut rng, 0, true);
+    let single = ordered_ops(&first) || rng.below(2) == 0;
+    let mut sources = vec![(rng.below(2) == 0, rng.below(2_000), first)];
+    if !single {
+        for _ in 0..rng.below(2) + 1 {
+            let mut more = random_ops(&mut rng, 1, false);
+            more.retain(|op| !ordered_ops(std::slice::from_ref(op)));
+            sources.push((rng.below(2) == 0, rng.below(1_000), more));
+        }
+    }
+    Shape {
+        ordered: sources.len() == 1 && rng.below(3) > 0,
+        sources,
+        batch: [1, 7, 64, 256][rng.below(4) as usize],
+    }
+}
+
+/// The builder methods the interpreter uses, over both graph kinds.
+trait Builder<'a> {
+    type Port;
+    fn source_range(&mut self, split: bool, n: u64) -> Self::Port;
+    fn op(&mut self, p: Self::Port, op: &Op) -> Self::Port;
+    fn branches(&mut self, p: Self::Port, n: usize) -> Vec<Self::Port>;
+    fn join(&mut self, ports: Vec<Self::Port>) -> Self::Port;
+    fn collect(&mut self, p: Self::Port, ordered: bool, out: &'a mut Vec<u64>);
+}
+
+fn flat(x: u64, k: u64) -> impl Iterator<Item = u64> {
+    (0..x % (k + 1)).map(move |i| x.wrapping_add(i))
+}
+
+impl<'a> Builder<'a> for para::Graph<'a> {
+    type Port = para::Port<u64>;
+    fn source_range(&mut self, split: bool, n: u64) -> Self::Port {
+        if split {
+            self.split_source(0..n)
+        } else {
+            self.source(0..n)
+        }
+    }
+    fn op(&mut self, p: Self::Port, op: &Op) -> Self::Port {
+        match *op {
+            Op::Map(a) => self.map(p, move |x: u64| x.wrapping_mul(a).wrapping_add(1)),
+            Op::Filter(m) => self.filter(p, move |x: &u64| !x.is_multiple_of(m)),
+            Op::FlatMap(k) => self.flat_map(p, move |x: u64| flat(x, k)),
+            Op::Serial(a) => self.serial_map(p, move |x: u64| x ^ a),
+            Op::Ordered(a) => self.ordered_map(p, move |x: u64| x.wrapping_add(a)),
+            Op::Take(n) => self.take(p, n),
+            Op::Fan(_) => unreachable!("fans are built by `interpret`"),
+        }
+    }
+    fn branches(&mut self, p: Self::Port, n: usize) -> Vec<Self::Port> {
+        self.fan_out(p, n)
+    }
+    fn join(&mut self, ports: Vec<Self::Port>) -> Self::Port {
+        self.fan_in(ports)
+    }
+    fn collect(&mut self, p: Self::Port, ordered: bool, out: &'a mut Vec<u64>) {
+        if ordered {
+            self.ordered_sink(p, |x| out.push(x));
+        } else {
+            self.sink(p, |x| out.push(x));
+        }
+    }
+}
+
+impl<'s, 'a> Builder<'a> for para::cluster::ClusterGraph<'s, 'a> {
+    type Port = para::cluster::ClusterPort<'s, u64>;
+    fn source_range(&mut self, split: bool, n: u64) -> Self::Port {
+        if split {
+            self.split_source(0..n)
+        } else {
+            self.source(0..n)
+        }
+    }
+    fn op(&mut self, p: Self::Port, op: &Op) -> Self::Port {
+        match *op {
+            Op::Map(a) => self.map(p, move |x: u64| x.wrapping_mul(a).wrapping_add(1)),
+            Op::Filter(m) => self.stage(p, filter(move |x: &u64| !x.is_multiple_of(m))),
+            Op::FlatMap(k) => self.stage(p, flat_map(move |x: u64| flat(x, k))),
+            Op::Serial(a) => self.serial_map(p, move |x: u64| x ^ a),
+            Op::Ordered(a) => self.ordered_map(p, move |x: u64| x.wrapping_add(a)),
+            Op::Take(n) => self.stage(p, take(n)),
+            Op::Fan(_) => unreachable!("fans are built by `interpret`"),
+        }
+    }
+    fn branches(&mut self, p: Self::Port, n: usize) -> Vec<Self::Port> {
+        self.fan_out(p, n)
+    }
+    fn join(&mut self, ports: Vec<Self::Port>) -> Self::Port {
+        self.fan_in(ports)
+    }
+    fn collect(&mut self, p: Self::Port, ordered: bool, out: &'a mut Vec<u64>) {
+        if ordered {
+            self.ordered_sink(p, |x| out.push(x));
+        } else {
+            self.sink(p, |x| out.push(x));
+        }
+    }
+}
+
+fn interpret<'a, G: Builder<'a>>(g: &mut G, mut p: G::Port, ops: &[Op]) -> G::Port {
+    for op in ops {
+        p = match op {
+            Op::Fan(branches) => {
+                let ports = g.branches(p, branches.len());
+                let ends = ports
+                    .into_iter()
+                    .zip(branches)
+                    .map(|(q, b)| interpret(g, q, b))
+                    .collect();
+                g.join(ends)
+            }
+            op => g.op(p, op),
+        };
+    }
+    p
+}
+
+fn build<'a, G: Builder<'a>>(g: &mut G, shape: &Shape, out: &'a mut Vec<u64>) {
+    let ends: Vec<G::Port> = shape
+        .sources
+        .iter()
+        .map(|(split, n, ops)| {
+            let p = g.source_range(*split, *n);
+            interpret(g, p, ops)
+        })
+        .collect();
+    let end = if ends.len() == 1 {
+        ends.into_iter().next().unwrap()
+    } else {
+        g.join(ends)
+    };
+    g.collect(end, shape.ordered, out);
+}
+
+#[test]
+fn one_process_equals_one_machine_on_random_graphs() {
+    let cases = para_tests::env_usize("PARA_CLUSTER_RANDOM_CASES", 40) as u64;
+    for seed in 0..cases {
+        let shape = shape(0xC1u64 << 32 | seed);
+        let mut expected = Vec::new();
+        {
+            let mut g = para::Graph::new();
+            build(&mut g, &shape, &mut expected);
+            g.run_with(para::Options::new().threads(2).batch(shape.batch.min(64)));
+        }
+        let workers = 1 + (seed % 3) as usize;
+        let in_cluster = shape.clone();
+        let got = para::cluster::execute(Config::process(workers), move |cx| {
+            let mut out = Vec::new();
+            let options = para::cluster::Options::new().batch(in_cluster.batch);
+            para::cluster::run(cx, options, |g| build(g, &in_cluster, &mut out));
+            out
+        });
+        let mut got = got
+            .unwrap_or_else(|e| panic!("seed {seed}: {e}"))
+            .expect("process 0");
+        if !shape.ordered {
+            got.sort_unstable();
+            expected.sort_unstable();
+        }
+        assert_eq!(got, expected, "seed {seed}, {workers} workers: {shape:?}");
+    }
 }

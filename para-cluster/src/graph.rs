@@ -16,13 +16,16 @@
 //!
 //! # Order
 //!
-//! Every item travels with a [`Key`]: its position in its source batch,
-//! extended by the branch index at a fan-out and by the output index where
-//! one input gives several outputs. Keys of one source stay prefix-free,
-//! so sorting by (timestamp, key) is the sequential order, through
-//! fan-out and fan-in too. The timestamp and the frontier are timely's:
-//! an ordered stage releases a timestamp when timely says no item of it
-//! can still arrive.
+//! Every item travels with a [`Key`], the order single-machine Para
+//! restores: its origin item (its position in its source batch), the
+//! fan-out branches it took since then, and the order it was made in (an
+//! output index where one input gave several outputs). An ordered stage
+//! sorts a timestamp's items by key, then merges their paths into the
+//! smallest, as on one machine; a regrouping stage (`batch`) starts a new
+//! origin. The timestamp and the frontier are timely's: an ordered stage
+//! releases a timestamp when timely says no item of it can still arrive.
+//! The random graphs of `tests/cluster.rs` check the order against
+//! single-machine Para.
 //!
 //! # Capacity
 //!
@@ -48,31 +51,44 @@ use timely::dataflow::{ProbeHandle, Scope, Stream};
 /// The timestamp of a batch: its index in its source.
 pub type Time = u64;
 
-/// An item's position: in its source batch, then the branch of each
-/// fan-out and the output index of each stage that gave several outputs.
-/// Ordered lexicographically, which is the sequential order.
+/// An item's place in the order an ordered stage restores, as on one
+/// machine: its origin item (its position in its source batch, the batch
+/// being the timestamp), then the fan-out branches it took since its
+/// origin (outermost first), then the order it was made in (an output
+/// index for each stage that gave several outputs for one input). Keys
+/// compare field by field, lexicographically.
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Key {
-    head: u32,
-    rest: Vec<u32>,
+    origin: u32,
+    branches: Vec<u32>,
+    made: Vec<u32>,
 }
 
 impl Key {
     fn root(position: usize) -> Key {
         Key {
-            head: position as u32,
-            rest: Vec::new(),
+            origin: position as u32,
+            branches: Vec::new(),
+            made: Vec::new(),
         }
     }
 
-    fn child(&self, index: usize) -> Key {
-        let mut rest = Vec::with_capacity(self.rest.len() + 1);
-        rest.extend_from_slice(&self.rest);
-        rest.push(index as u32);
+    /// The key of output `index` of several made from this item.
+    fn output(&self, index: usize) -> Key {
+        let mut made = Vec::with_capacity(self.made.len() + 1);
+        made.extend_from_slice(&self.made);
+        made.push(index as u32);
         Key {
-            head: self.head,
-            rest,
+            origin: self.origin,
+            branches: self.branches.clone(),
+            made,
         }
+    }
+
+    /// The key of this item's copy on fan-out branch `branch`.
+    fn branch(mut self, branch: usize) -> Key {
+        self.branches.push(branch as u32);
+        self
     }
 }
 
@@ -104,6 +120,8 @@ pub struct ClusterPort<'s, T> {
     /// Every item of this port is on worker 0.
     at_zero: bool,
     node: ClusterNode,
+    /// The fan-out branch paths that reach this port from its origin.
+    paths: Vec<Vec<u32>>,
 }
 
 impl<T> ClusterPort<'_, T> {
@@ -306,6 +324,7 @@ impl<'s, 'a> ClusterGraph<'s, 'a> {
             stream,
             at_zero: self.shared.peers == 1,
             node,
+            paths: vec![Vec::new()],
         }
     }
 
@@ -352,6 +371,7 @@ impl<'s, 'a> ClusterGraph<'s, 'a> {
             stream,
             at_zero: self.shared.peers == 1,
             node,
+            paths: vec![Vec::new()],
         }
     }
 
@@ -424,21 +444,25 @@ impl<'s, 'a> ClusterGraph<'s, 'a> {
         T: Item,
     {
         let at_zero = from.at_zero || place != Place::Here;
+        // An ordered stage merges its paths into the smallest (as on one
+        // machine); a regrouping stage is a new origin.
+        let min = from.paths.iter().min().cloned().unwrap_or_default();
+        let paths = match place {
+            Place::Here | Place::Zero => from.paths,
+            Place::Ordered => vec![min.clone()],
+            Place::Regroup => vec![Vec::new()],
+        };
         let stream = if place == Place::Here || from.at_zero {
-            self.install(from.stream, Pipeline, node, place, kernel)
+            self.install(from.stream, Pipeline, node, place, min, kernel)
         } else {
-            self.install(
-                from.stream,
-                Exchange::new(|_: &Tagged<T>| 0u64),
-                node,
-                place,
-                kernel,
-            )
+            let exchange = Exchange::new(|_: &Tagged<T>| 0u64);
+            self.install(from.stream, exchange, node, place, min, kernel)
         };
         ClusterPort {
             stream,
             at_zero,
             node,
+            paths,
         }
     }
 
@@ -450,11 +474,12 @@ impl<'s, 'a> ClusterGraph<'s, 'a> {
         node: ClusterNode,
         kernel: Box<Kernel<'a, T, U>>,
     ) -> ClusterPort<'s, U> {
-        let stream = self.install(from.stream, Pipeline, node, Place::Here, kernel);
+        let stream = self.install(from.stream, Pipeline, node, Place::Here, Vec::new(), kernel);
         ClusterPort {
             stream,
             at_zero: from.at_zero,
             node,
+            paths: from.paths,
         }
     }
 
@@ -464,6 +489,7 @@ impl<'s, 'a> ClusterGraph<'s, 'a> {
         pact: P,
         node: ClusterNode,
         place: Place,
+        min_path: Vec<u32>,
         kernel: Box<Kernel<'a, T, U>>,
     ) -> Stream<'s, Time, Batch<U>>
     where
@@ -477,6 +503,7 @@ impl<'s, 'a> ClusterGraph<'s, 'a> {
             let mut stash: BTreeMap<Time, (Capability<Time>, Batch<T>)> = BTreeMap::new();
             let mut last: Option<Capability<Time>> = None;
             let mut flushed = false;
+            let mut groups: u32 = 0;
             let mut out: Batch<U> = Vec::new();
             move |(input, frontier), output| {
                 let failed = shared.failed();
@@ -513,7 +540,11 @@ impl<'s, 'a> ClusterGraph<'s, 'a> {
                     }
                     let (cap, mut items) = entry.remove();
                     items.sort_by(|a, b| a.0.cmp(&b.0));
+                    rekey_merged(&mut items, &min_path);
                     run(&slot, &shared, node, Call::Items(&mut items), &mut out);
+                    if regroup {
+                        rekey_groups(&mut out, &mut groups);
+                    }
                     if !out.is_empty() {
                         output.session(&cap).give_container(&mut out);
                         out.clear();
@@ -526,6 +557,7 @@ impl<'s, 'a> ClusterGraph<'s, 'a> {
                     flushed = true;
                     if let Some(cap) = last.take() {
                         run(&slot, &shared, node, Call::Flush, &mut out);
+                        rekey_groups(&mut out, &mut groups);
                         if !out.is_empty() {
                             output.session(&cap).give_container(&mut out);
                             out.clear();
@@ -681,9 +713,14 @@ impl<'s, 'a> ClusterGraph<'s, 'a> {
                 stream: from
                     .stream
                     .clone()
-                    .map(move |(k, x): Tagged<T>| (k.child(b), x)),
+                    .map(move |(k, x): Tagged<T>| (k.branch(b), x)),
                 at_zero: from.at_zero,
                 node: from.node,
+                paths: from
+                    .paths
+                    .iter()
+                    .map(|p| p.iter().copied().chain([b as u32]).collect())
+                    .collect(),
             })
             .collect()
     }
@@ -696,11 +733,15 @@ impl<'s, 'a> ClusterGraph<'s, 'a> {
         let ports: Vec<_> = ports.into_iter().collect();
         let node = ports.first().map_or(ClusterNode(0), |p| p.node);
         let at_zero = ports.iter().all(|p| p.at_zero);
+        let mut paths: Vec<Vec<u32>> = ports.iter().flat_map(|p| p.paths.iter().cloned()).collect();
+        paths.sort();
+        paths.dedup();
         let stream = self.scope.concatenate(ports.into_iter().map(|p| p.stream));
         ClusterPort {
             stream,
             at_zero,
             node,
+            paths,
         }
     }
 }
@@ -734,6 +775,32 @@ fn run<T, U>(
     }
 }
 
+/// The keys of an ordered stage's input, in order: the merged paths take
+/// the smallest, and the order within one origin item is its rank.
+fn rekey_merged<T>(items: &mut Batch<T>, min_path: &[u32]) {
+    let mut rank = 0u32;
+    let mut origin = None;
+    for (k, _) in items.iter_mut() {
+        if origin != Some(k.origin) {
+            origin = Some(k.origin);
+            rank = 0;
+        }
+        k.branches.clear();
+        k.branches.extend_from_slice(min_path);
+        k.made.clear();
+        k.made.push(rank);
+        rank += 1;
+    }
+}
+
+/// A regrouping stage is a new origin: its outputs are its origin items.
+fn rekey_groups<U>(out: &mut Batch<U>, groups: &mut u32) {
+    for (k, _) in out.iter_mut() {
+        *k = Key::root(*groups as usize);
+        *groups = groups.wrapping_add(1);
+    }
+}
+
 /// The loop of a closure stage over one batch.
 fn map_kernel<T, U>(
     mut f: impl FnMut(T) -> U,
@@ -763,7 +830,6 @@ fn stage_kernel<T, S: Stage<T>>(
 ) -> impl FnMut(Call<'_, T>, &mut Batch<S::Out>, &mut bool) {
     let current = Cell::new(0);
     let mut outs: Vec<S::Out> = Vec::new();
-    let mut last = Key::default();
     move |call, out, stop| match call {
         Call::Items(items) => {
             for (k, x) in items.drain(..) {
@@ -773,17 +839,14 @@ fn stage_kernel<T, S: Stage<T>>(
                 match outs.len() {
                     0 => {}
                     1 => out.extend(outs.drain(..).map(|y| (k.clone(), y))),
-                    _ => out.extend(outs.drain(..).enumerate().map(|(j, y)| (k.child(j), y))),
+                    _ => out.extend(outs.drain(..).enumerate().map(|(j, y)| (k.output(j), y))),
                 }
-                last = k;
             }
         }
         Call::Flush => {
             let mut o = Output::collecting(&mut outs, &current);
-            stage.flush(&mut o);
-            // After every key seen: the flushed items come last.
-            let key = last.child(u32::MAX as usize);
-            out.extend(outs.drain(..).enumerate().map(|(j, y)| (key.child(j), y)));
+            stage.flush(&mut o); // Re-keyed by the regrouping operator.
+            out.extend(outs.drain(..).map(|y| (Key::default(), y)));
         }
     }
 }

@@ -52,11 +52,12 @@
 mod bodies;
 pub mod exec;
 pub mod graph;
-mod run;
+pub mod run;
 mod shared;
 
 pub use exec::{execute, execute_from_args, Cluster, Config, Error};
 pub use graph::{ClusterGraph, ClusterNode, ClusterPort, Item, Key, Options, Time};
+pub use run::run;
 pub use timely;
 
 /// What `pipeline!(cluster = cx, ...)` expands to. Not a public API.
@@ -67,5 +68,5 @@ pub mod __private {
         InspectCall, ParallelBody, SerialBody, StageBody, TakeWhileCall,
     };
     pub use crate::graph::{ClusterGraph, ClusterPort, Options};
-    pub use crate::run::run_graph;
+    pub use crate::run::run as run_graph;
 }

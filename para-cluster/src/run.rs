@@ -29,11 +29,29 @@ impl Drop for ClearOnDrop<'_> {
     }
 }
 
-/// Builds the graph with `build` on this worker and runs it to the end on
-/// every worker. Panics (on every worker) when a stage panicked anywhere,
-/// with a message naming the stage; on the worker where it panicked, with
-/// the stage's own payload.
-pub fn run_graph<'a, B>(cx: &mut Cluster<'_>, options: Options, build: B)
+/// Builds a graph with `build` on this worker and runs it to the end on
+/// every worker: the builder form of `pipeline!(cluster = cx, ...)`, for
+/// graphs whose shape is known only at run time. Every worker must build
+/// the same graph. Panics (on every worker) when a stage panicked
+/// anywhere, with a message naming the stage.
+///
+/// ```
+/// use para::cluster::{execute, run, Config, Options};
+/// let out = execute(Config::process(2), |cx| {
+///     let mut out = Vec::new();
+///     run(cx, Options::new().batch(4), |g| {
+///         let src = g.source(0..10u64);
+///         let mut branches = g.fan_out(src, 2).into_iter();
+///         let a = g.map(branches.next().unwrap(), |x| x * 10);
+///         let b = g.map(branches.next().unwrap(), |x| x + 1);
+///         let both = g.fan_in([a, b]);
+///         g.ordered_sink(both, |x| out.push(x));
+///     });
+///     out
+/// });
+/// assert_eq!(out.unwrap().unwrap()[..4], [0, 1, 10, 2]);
+/// ```
+pub fn run<'a, B>(cx: &mut Cluster<'_>, options: Options, build: B)
 where
     B: for<'s> FnOnce(&mut ClusterGraph<'s, 'a>),
 {
