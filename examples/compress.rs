@@ -4,8 +4,9 @@
 //! byte-identical to compressing the same chunks with a sequential loop, and
 //! decompressed back to the input.
 //!
-//! Run: `cargo run --release --example compress [FILE]` (without a file,
-//! 16 MiB of generated text is used).
+//! Run: `cargo run --release --example compress [FILE [OUT]]` (without a
+//! file, or with `-`, 16 MiB of generated text is used; with `OUT`, the
+//! output is written there: `examples/cluster.rs` writes the same bytes).
 
 use flate2::write::ZlibEncoder;
 use flate2::Compression;
@@ -50,8 +51,8 @@ fn generated_text(len: usize) -> Vec<u8> {
 
 fn main() {
     let input = match std::env::args().nth(1) {
-        Some(path) => std::fs::read(path).expect("read the input file"),
-        None => generated_text(16 << 20),
+        Some(path) if path != "-" => std::fs::read(path).expect("read the input file"),
+        _ => generated_text(16 << 20),
     };
 
     let started = std::time::Instant::now();
@@ -80,6 +81,9 @@ fn main() {
         rest = &rest[4 + len..];
     }
     assert_eq!(restored, input, "decompressing gives the input back");
+    if let Some(path) = std::env::args().nth(2) {
+        std::fs::write(path, &out).expect("write the output");
+    }
 
     println!(
         "{} bytes -> {} bytes in {} chunks; sequential {:.1} ms, para {:.1} ms ({:.2}x)\n",

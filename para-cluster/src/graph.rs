@@ -154,8 +154,9 @@ impl Options {
         self
     }
 
-    /// Most items in flight per source across the cluster (rounded up to
-    /// whole batches; at least one batch).
+    /// Most items in flight per source across the cluster: a source runs
+    /// at most `capacity / batch` batches (at least one; for a `#[split]`
+    /// source at least one per worker) ahead of what the sinks completed.
     pub fn capacity(mut self, capacity: usize) -> Self {
         self.capacity = Some(capacity);
         self
@@ -384,7 +385,9 @@ impl<'s, 'a> ClusterGraph<'s, 'a> {
         let slot = self.keep_source(kernel);
         let shared = Rc::clone(&self.shared);
         let probe = self.probe.clone();
-        let ahead = self.options.ahead(self.shared.peers) * stride;
+        // In timestamps; a split source deals them to `stride` workers, each
+        // of which needs one in flight to work at all.
+        let ahead = self.options.ahead(self.shared.peers).max(stride);
         let scope = self.scope;
         source(self.scope, "para source", move |cap, info| {
             let activator = scope.activator_for(info.address);
