@@ -21,6 +21,10 @@
 //! source, so each worker compresses its own share of the file and only
 //! the compressed chunks travel to process 0.
 //!
+//! `--io` prints what this process wrote (Linux: `wchar` of
+//! `/proc/self/io`, sockets and stdout; the processes other than 0 write
+//! little else, so it measures what they sent).
+//!
 //! `--workload mandel` runs W2 instead (Mandelbrot 2000 x 2000, rows to an
 //! ordered sink); with `--compare` process 0 also times single-machine Para
 //! at 2 threads and checks the image against it.
@@ -95,6 +99,7 @@ struct Args {
     mib: usize,
     mandel: bool,
     compare: bool,
+    io: bool,
     timely: Vec<String>,
 }
 
@@ -105,6 +110,7 @@ fn parse_args() -> Args {
         mib: 16,
         mandel: false,
         compare: false,
+        io: false,
         timely: Vec::new(),
     };
     let mut it = std::env::args().skip(1);
@@ -115,6 +121,7 @@ fn parse_args() -> Args {
             "--mib" => args.mib = it.next().and_then(|n| n.parse().ok()).expect("--mib N"),
             "--workload" => args.mandel = it.next().as_deref() == Some("mandel"),
             "--compare" => args.compare = true,
+            "--io" => args.io = true,
             _ => args.timely.push(a),
         }
     }
@@ -127,10 +134,21 @@ fn main() {
         eprintln!("{e}");
         std::process::exit(2)
     });
+    let io = args.io;
     if args.mandel {
         mandel(config, args.compare);
     } else {
         compress(config, args);
+    }
+    if io {
+        let written = std::fs::read_to_string("/proc/self/io")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("wchar: ").map(|n| n.trim().to_string()))
+            })
+            .unwrap_or_else(|| "unknown".into());
+        println!("this process wrote {written} bytes");
     }
 }
 
@@ -153,7 +171,7 @@ fn compress(config: para::cluster::Config, args: Args) {
     });
     let (out, elapsed) = match result {
         Ok(Some(r)) => r,
-        Ok(None) => return, // not process 0: the output is there
+        Ok(None) => return, // not process 0: the output is there (process 0)
         Err(e) => {
             eprintln!("{e}");
             std::process::exit(1)
@@ -200,7 +218,7 @@ fn mandel(config: para::cluster::Config, compare: bool) {
     let result = para::cluster::execute(config, |cx| {
         let started = Instant::now();
         let mut image = Vec::with_capacity(SIDE * SIDE);
-        pipeline!(cluster = cx, batch = 4,
+        pipeline!(cluster = cx, batch = 8, capacity = 256,
             #[split] 0..SIDE => |y| mandel_row(SIDE, y) => #[ordered] |row| image.extend_from_slice(&row));
         (image, started.elapsed())
     });

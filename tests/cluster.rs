@@ -69,6 +69,11 @@ case!(serial_take_while, |out| Vec::new(), batch = 50,
 case!(regroup, |out| Vec::new(), batch = 10,
     0..1_000u64 => batch(7) => unbatch() => |x| x + 1 => #[ordered] |x| out.push(x));
 
+case!(fold_counts, |out| vec![0u64; 13], batch = 64,
+    #[split] 0..20_000u64 => |x| x % 13
+        => fold(|| vec![0u64; 13], |mut acc: Vec<u64>, x| { acc[x as usize] += 1; acc })
+        => |counts| for (i, n) in counts.into_iter().enumerate() { out[i] += n });
+
 /// Stage `'boom` panics on process 1 only.
 fn panic_on_one(cx: Option<&mut Cluster<'_>>) -> String {
     let cx = cx.expect("a cluster case");
@@ -139,6 +144,7 @@ const CASES: &[(&str, Case)] = &[
     ("take_split", take_split),
     ("serial_take_while", serial_take_while),
     ("regroup", regroup),
+    ("fold_counts", fold_counts),
     ("panic_on_one", panic_on_one),
     ("endless", endless),
     ("random", random),
@@ -399,6 +405,11 @@ fn two_processes_take() {
     same_as_one_machine("take_split", 2, 1);
     same_as_one_machine("serial_take_while", 2, 1);
     same_as_one_machine("regroup", 2, 1);
+}
+
+#[test]
+fn two_processes_fold() {
+    same_as_one_machine("fold_counts", 2, 2);
 }
 
 #[test]

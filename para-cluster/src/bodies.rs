@@ -5,7 +5,7 @@
 //! parameter type from the port.
 
 use crate::graph::{ClusterGraph, ClusterPort, Item, Place};
-use para_runtime::combinators::{Filter, FilterMap, FlatMap, Inspect, TakeWhile};
+use para_runtime::combinators::{Filter, FilterMap, FlatMap, Fold, Inspect, TakeWhile};
 use para_runtime::{Stage, StageMode};
 use std::marker::PhantomData;
 
@@ -177,5 +177,49 @@ closure_combinators! {
     FilterMapCall "filter_map" FilterMap [U] -> U { U: Send + 'static, F: Fn(In) -> Option<U>, }
     FlatMapCall "flat_map" FlatMap [I] -> I::Item {
         I: IntoIterator, I::Item: Send + 'static, F: Fn(In) -> I,
+    }
+}
+
+/// `fold(init, closure)` in a cluster `pipeline!` stage: implemented only
+/// for Para's `fold`, so the closure's parameter types come from the port
+/// and from `init`'s accumulator.
+#[diagnostic::on_unimplemented(
+    message = "this is not Para's combinator of that name: `{Self}`",
+    label = "`pipeline!` reads `fold` called with an initialiser and a closure as Para's `fold`",
+    note = "to use a function of your own named `fold` as a stage, put the call in \
+            parentheses, e.g. `=> (fold(init, |acc, x| ..)) =>`"
+)]
+pub trait FoldCall<'s, 'a, In, I, F> {
+    /// The accumulator type.
+    type Out;
+    /// Adds a fold of `init` and `op` after `from`.
+    fn add(
+        self,
+        g: &mut ClusterGraph<'s, 'a>,
+        from: ClusterPort<'s, In>,
+        init: I,
+        op: F,
+    ) -> ClusterPort<'s, Self::Out>;
+}
+
+impl<'s, 'a, In, A, I, F, C> FoldCall<'s, 'a, In, I, F> for C
+where
+    C: FnOnce(I, F) -> Fold<I, F>,
+    In: 'static,
+    A: 'static,
+    I: Fn() -> A + 'a,
+    F: Fn(A, In) -> A + 'a,
+{
+    type Out = A;
+    fn add(
+        self,
+        g: &mut ClusterGraph<'s, 'a>,
+        from: ClusterPort<'s, In>,
+        init: I,
+        op: F,
+    ) -> ClusterPort<'s, A> {
+        // `self` only proves this is Para's `fold`: the builder takes the
+        // initialiser and the closure themselves.
+        g.fold(from, init, op)
     }
 }

@@ -122,6 +122,10 @@ pub struct ClusterPort<'s, T> {
     node: ClusterNode,
     /// The fan-out branch paths that reach this port from its origin.
     paths: Vec<Vec<u32>>,
+    /// Downstream of a `fold`: its items count as completed at the fold
+    /// (which holds its output until the input ends), so the sinks here
+    /// stay out of the capacity probe.
+    settled: bool,
 }
 
 impl<T> ClusterPort<'_, T> {
@@ -326,6 +330,7 @@ impl<'s, 'a> ClusterGraph<'s, 'a> {
             at_zero: self.shared.peers == 1,
             node,
             paths: vec![Vec::new()],
+            settled: false,
         }
     }
 
@@ -373,6 +378,7 @@ impl<'s, 'a> ClusterGraph<'s, 'a> {
             at_zero: self.shared.peers == 1,
             node,
             paths: vec![Vec::new()],
+            settled: false,
         }
     }
 
@@ -466,6 +472,7 @@ impl<'s, 'a> ClusterGraph<'s, 'a> {
             at_zero,
             node,
             paths,
+            settled: from.settled,
         }
     }
 
@@ -483,6 +490,7 @@ impl<'s, 'a> ClusterGraph<'s, 'a> {
             at_zero: from.at_zero,
             node,
             paths: from.paths,
+            settled: from.settled,
         }
     }
 
@@ -576,6 +584,9 @@ impl<'s, 'a> ClusterGraph<'s, 'a> {
     pub fn end<U: 'static>(&mut self, port: ClusterPort<'s, U>) -> ClusterNode {
         use timely::dataflow::operators::core::Map;
         let node = port.node;
+        if port.settled {
+            return node;
+        }
         let done: Stream<'s, Time, Batch<()>> =
             port.stream.map(|_: Tagged<U>| (Key::default(), ()));
         self.ends.push(done);
@@ -703,6 +714,87 @@ impl<'s, 'a> ClusterGraph<'s, 'a> {
         let port = self.stage(from, stage);
         self.end(port)
     }
+    /// A fold (`fold(init, op)`): each worker folds the items it receives
+    /// into its own accumulator (`init()`, then `op(acc, item)`), and emits
+    /// it when the input ends (if it received any), for a sink on worker 0
+    /// to merge. Its outputs are a new origin for ordered stages, in worker
+    /// order.
+    pub fn fold<T, A, I, F>(
+        &mut self,
+        from: ClusterPort<'s, T>,
+        init: I,
+        op: F,
+    ) -> ClusterPort<'s, A>
+    where
+        T: 'static,
+        A: 'static,
+        I: Fn() -> A + 'a,
+        F: Fn(A, T) -> A + 'a,
+    {
+        use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
+        use timely::dataflow::operators::generic::OutputBuilder;
+        let node = ClusterNode(self.shared.node("fold"));
+        let mut acc: Option<A> = None;
+        let kernel = move |call: Call<'_, T>, out: &mut Batch<A>, _stop: &mut bool| match call {
+            Call::Items(items) => {
+                let mut a = acc.take().unwrap_or_else(&init);
+                for (_, x) in items.drain(..) {
+                    a = op(a, x);
+                }
+                acc = Some(a);
+            }
+            Call::Flush => out.extend(acc.take().map(|a| (Key::default(), a))),
+        };
+        let kernel: Box<Kernel<'a, T, A>> = Box::new(kernel);
+        let slot = self.keep_kernel(kernel);
+        let shared = Rc::clone(&self.shared);
+        let origin = self.shared.index;
+        let mut builder = OperatorBuilder::new("para fold".to_owned(), self.scope);
+        let mut input = builder.new_input(from.stream, Pipeline);
+        let (acc_out, acc_stream) = builder.new_output::<Batch<A>>();
+        let (done_out, done_stream) = builder.new_output::<Batch<()>>();
+        let mut acc_out =
+            OutputBuilder::<_, timely::container::CapacityContainerBuilder<Batch<A>>>::from(
+                acc_out,
+            );
+        builder.build(move |mut caps| {
+            // Output 1 only carries the input's progress to the probe.
+            drop(caps.pop());
+            let mut held = caps.pop();
+            let _done = done_out;
+            let mut out: Batch<A> = Vec::new();
+            move |frontiers| {
+                input.for_each_stamp(|_cap, data| {
+                    for d in data {
+                        run(&slot, &shared, node, Call::Items(d), &mut out);
+                    }
+                });
+                if shared.failed() {
+                    held = None;
+                    return;
+                }
+                if held.is_some() && frontiers[0].frontier().is_empty() {
+                    run(&slot, &shared, node, Call::Flush, &mut out);
+                    for (k, _) in out.iter_mut() {
+                        *k = Key::root(origin);
+                    }
+                    if let Some(cap) = held.take() {
+                        if !out.is_empty() {
+                            acc_out.activate().session(&cap).give_container(&mut out);
+                        }
+                    }
+                }
+            }
+        });
+        self.ends.push(done_stream);
+        ClusterPort {
+            stream: acc_stream,
+            at_zero: from.at_zero,
+            node,
+            paths: vec![Vec::new()],
+            settled: true,
+        }
+    }
 
     /// Sends every item of `from` to `n` branches (clones; the key
     /// records the branch, so an ordered stage after a fan-in sees the
@@ -724,6 +816,7 @@ impl<'s, 'a> ClusterGraph<'s, 'a> {
                     .iter()
                     .map(|p| p.iter().copied().chain([b as u32]).collect())
                     .collect(),
+                settled: from.settled,
             })
             .collect()
     }
@@ -738,13 +831,25 @@ impl<'s, 'a> ClusterGraph<'s, 'a> {
         let at_zero = ports.iter().all(|p| p.at_zero);
         let mut paths: Vec<Vec<u32>> = ports.iter().flat_map(|p| p.paths.iter().cloned()).collect();
         paths.sort();
-        paths.dedup();
-        let stream = self.scope.concatenate(ports.into_iter().map(|p| p.stream));
+        paths.dedup(); // Past a fold, the sinks are not probed: the other branches' items
+                       // are probed here instead.
+        let settled = ports.iter().any(|p| p.settled);
+        let probe = self.probe.clone();
+        let streams = ports.into_iter().map(|p| {
+            if settled && !p.settled {
+                use timely::dataflow::operators::Probe;
+                p.stream.probe_with(&probe)
+            } else {
+                p.stream
+            }
+        });
+        let stream = self.scope.concatenate(streams);
         ClusterPort {
             stream,
             at_zero,
             node,
             paths,
+            settled,
         }
     }
 }

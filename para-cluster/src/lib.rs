@@ -12,7 +12,8 @@
 //! * `#[split]` sources are divided among all workers of all processes (in
 //!   chunks of `batch` items, dealt in turn); any other source runs on
 //!   worker 0 of process 0 and its items are spread round-robin.
-//! * Maps, filters, flat-maps, inspect and `#[parallel]` sinks run where
+//! * Maps, filters, flat-maps, inspect, `fold` (one accumulator per
+//!   worker, emitted when the input ends) and `#[parallel]` sinks run where
 //!   their input is; sinks, `#[serial]`, `#[ordered]`, `take`,
 //!   `take_while` and `batch` on worker 0 of process 0, so a sink's captured
 //!   state lives there, and only process 0's result is `Some`.
@@ -65,7 +66,7 @@ pub use timely;
 pub mod __private {
     pub use crate::bodies::{
         map_body, ordered_body, serial_body, FilterCall, FilterMapCall, FlatMapCall, FnBody,
-        InspectCall, ParallelBody, SerialBody, StageBody, TakeWhileCall,
+        FoldCall, InspectCall, ParallelBody, SerialBody, StageBody, TakeWhileCall,
     };
     pub use crate::graph::{ClusterGraph, ClusterPort, Options};
     pub use crate::run::run as run_graph;

@@ -83,15 +83,6 @@ pub fn check(model: &Model) -> syn::Result<()> {
                 "emit a `Result` and handle the error in a sink",
             ));
         }
-        if let Some((call, ..)) = closure_combinator(unparen(&node.body)) {
-            if call == "FoldCall" {
-                errors.push(error::not_on_cluster(
-                    node.body.span(),
-                    "`fold`",
-                    "use a `#[serial]` stage or a sink on worker 0 to accumulate",
-                ));
-            }
-        }
     }
     errors.finish()
 }

@@ -9,7 +9,6 @@ fn main() {
         pipeline!(cluster = cx, 0..10u64 => #[replicate(2)] |x| x + 1 => |x| n += x);
         pipeline!(cluster = cx, 0..10u64 => #[priority(3)] |x| x + 1 => |x| n += x);
         pipeline!(cluster = cx, vec!["1"] => |s| s.parse::<u64>()? => |x| n += x);
-        pipeline!(cluster = cx, 0..10u64 => fold(|| 0u64, |a, x| a + x) => |x| n += x);
         n
     });
 }
