@@ -445,7 +445,11 @@ fn a_killed_peer_fails_the_others() {
     run.wait_for("PARA_STARTED", &[0], DEADLINE);
     let _ = run.children.0[1].kill();
     let results = run.wait_for("PARA_RESULT ", &[0], Duration::from_secs(60));
-    assert!(results[0].starts_with("err "), "process 0: {}", results[0]);
+    assert!(
+        results[0].starts_with("err ") && results[0].contains("network failed"),
+        "process 0: {}",
+        results[0]
+    );
     run.wait_exit(Duration::from_secs(60));
 }
 
@@ -706,5 +710,41 @@ fn one_process_equals_one_machine_on_random_graphs() {
             expected.sort_unstable();
         }
         assert_eq!(got, expected, "seed {seed}, {workers} workers: {shape:?}");
+    }
+}
+
+/// `capacity` bounds the items between the source and the sink: the source
+/// waits on the probe. Counted with a shared counter (one process, so the
+/// source on worker 0 and the sink on worker 0 share it): at most
+/// `capacity` items, plus the one batch the source holds while it waits.
+#[test]
+fn capacity_bounds_the_items_in_flight() {
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    use std::sync::Arc;
+    for workers in [1, 3] {
+        let alive = Arc::new(AtomicUsize::new(0));
+        let peak = Arc::new(AtomicUsize::new(0));
+        let (a, p) = (Arc::clone(&alive), Arc::clone(&peak));
+        let result = para::cluster::execute(Config::process(workers), move |cx| {
+            let mut n = 0u64;
+            pipeline!(cluster = cx, batch = 16, capacity = 64,
+            (0..20_000u64).inspect(|_| {
+                let now = a.fetch_add(1, SeqCst) + 1;
+                p.fetch_max(now, SeqCst);
+            })
+            => |x| x * 2
+            => |_x| {
+                n += 1;
+                a.fetch_sub(1, SeqCst);
+            });
+            n
+        });
+        assert_eq!(result, Ok(Some(20_000)));
+        let peak = peak.load(SeqCst);
+        println!("{workers} workers: at most {peak} items alive (capacity 64, batch 16)");
+        assert!(
+            peak <= 64 + 16,
+            "{workers} workers: {peak} items alive at once"
+        );
     }
 }
