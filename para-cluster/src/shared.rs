@@ -26,10 +26,17 @@ pub(crate) trait Clear {
 
 impl<B: ?Sized> Clear for RefCell<Option<Box<B>>> {
     fn clear(&self) {
-        // Never borrowed here: bodies are called only inside a worker step,
-        // and the slots are cleared only between or after steps.
-        if let Ok(mut slot) = self.try_borrow_mut() {
-            drop(slot.take());
+        // Never borrowed here: bodies are called only inside a worker step
+        // (each call's borrow ends before the step returns), and the slots
+        // are cleared only after the steps. Were one still borrowed, a body
+        // that borrows the caller's locals would outlive them: abort rather
+        // than go on.
+        match self.try_borrow_mut() {
+            Ok(mut slot) => drop(slot.take()),
+            Err(_) => {
+                eprintln!("para-cluster: a stage body is in use at the end of its run");
+                std::process::abort();
+            }
         }
     }
 }

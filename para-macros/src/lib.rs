@@ -34,7 +34,7 @@ use proc_macro::TokenStream;
 /// ```text
 /// pipeline!( [OPTIONS ,] FLOW { ; FLOW } [;] )
 /// OPTIONS := EXPR                                  a thread count, e.g. `4`
-///          | KEY = EXPR { , KEY = EXPR }           threads | capacity | batch | pool | scope
+///          | KEY = EXPR { , KEY = EXPR }           threads | capacity | batch | pool | scope | cluster
 /// FLOW    := STAGE { => STAGE } [ => [#[ordered]] [ 'label : ] yield ]
 /// STAGE   := { ATTR } [ 'label : ] BODY
 ///          | 'label                                a labelled stage (fan-in or fan-out)
@@ -43,6 +43,11 @@ use proc_macro::TokenStream;
 ///          | #[split] | #[gpu] | #[gpu(batch = N, lanes = L)]
 /// BODY    := closure | combinator call | function path | `Stage` value
 /// ```
+///
+/// With `cluster = cx` (the `&mut para::cluster::Cluster` given to
+/// `para::cluster::execute`), the same graph runs on a timely-dataflow
+/// cluster and the macro evaluates to `()` (see `para::cluster`); what
+/// cannot run distributed is a compile error there.
 ///
 /// The first stage of a flow is a source (`IntoIterator` of `Send` items).
 /// A stage with a downstream is a map and runs on many workers at once

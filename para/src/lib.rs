@@ -19,7 +19,7 @@
 //!
 //! ```text
 //! pipeline!( [OPTIONS ,] FLOW { ; FLOW } [;] )
-//! OPTIONS := EXPR | KEY = EXPR { , KEY = EXPR }      threads | capacity | batch | pool | scope
+//! OPTIONS := EXPR | KEY = EXPR { , KEY = EXPR }      threads | capacity | batch | pool | scope | cluster
 //! FLOW    := STAGE { => STAGE }                      the last stage of one flow may be `yield`
 //! STAGE   := { ATTR } [ 'label : ] BODY | 'label | ( FLOW , FLOW { , FLOW } [,] )
 //! ```
