@@ -4,11 +4,13 @@
 //! byte-identical to compressing the same chunks with a sequential loop, and
 //! decompressed back to the input.
 //!
-//! Run: `cargo run --release --example compress [--progress] [FILE]`
-//! (without a file, 16 MiB of generated text is used). `--progress` shows
-//! para's live progress line on stderr while the chunks are compressed; it
-//! needs the `progress` feature (`cargo run --release --features progress
-//! --example compress -- --progress FILE`), and says so without it.
+//! Run: `cargo run --release --example compress [--progress] [FILE [OUT]]`
+//! (without a file, or with `-`, 16 MiB of generated text is used; with
+//! `OUT`, the output is written there: `examples/cluster.rs` writes the same
+//! bytes). `--progress` shows para's live progress line on stderr while the
+//! chunks are compressed; it needs the `progress` feature (`cargo run
+//! --release --features progress --example compress -- --progress FILE`),
+//! and says so without it.
 
 use flate2::write::ZlibEncoder;
 use flate2::Compression;
@@ -72,8 +74,8 @@ fn main() {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     let progress = progress_flag(&mut args, "compress");
     let input = match args.first() {
-        Some(path) => std::fs::read(path).expect("read the input file"),
-        None => generated_text(16 << 20),
+        Some(path) if path != "-" => std::fs::read(path).expect("read the input file"),
+        _ => generated_text(16 << 20),
     };
 
     let started = std::time::Instant::now();
@@ -108,6 +110,9 @@ fn main() {
         rest = &rest[4 + len..];
     }
     assert_eq!(restored, input, "decompressing gives the input back");
+    if let Some(path) = args.get(1) {
+        std::fs::write(path, &out).expect("write the output");
+    }
 
     println!(
         "{} bytes -> {} bytes in {} chunks; sequential {:.1} ms, para {:.1} ms ({:.2}x)\n",

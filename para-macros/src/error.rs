@@ -65,7 +65,7 @@ pub const OPTION_NAMES: &str = "`threads`, `capacity`, `batch`, `pool`, `trace`,
 
 /// The run options of `pipeline!`, as listed in messages.
 pub const PIPELINE_OPTION_NAMES: &str =
-    "`threads`, `capacity`, `batch`, `pool`, `scope`, `trace`, `progress`";
+    "`threads`, `capacity`, `batch`, `pool`, `scope`, `trace`, `progress`, `cluster`";
 
 /// `names`: [`OPTION_NAMES`] or [`PIPELINE_OPTION_NAMES`].
 pub fn unknown_option(span: Span, name: &dyn Display, names: &str) -> syn::Error {
@@ -83,6 +83,25 @@ pub fn scope_in_attribute(span: Span) -> syn::Error {
              `#[para::pipeline]` runs its loop to the end before the function goes on, so its \
              stages may borrow already; the options are {OPTION_NAMES}"
         ),
+    )
+}
+
+pub fn cluster_in_attribute(span: Span) -> syn::Error {
+    at(
+        span,
+        format!(
+            "`cluster` is an option of `pipeline!` (`pipeline!(cluster = cx, ...)`); \
+             `#[para::pipeline]` runs on one machine; the options are {OPTION_NAMES}"
+        ),
+    )
+}
+
+/// `what` (an option, an attribute, `yield`, `?`) cannot run on a cluster:
+/// `why` says why and what to do instead.
+pub fn not_on_cluster(span: Span, what: &str, why: &str) -> syn::Error {
+    at(
+        span,
+        format!("{what} is not supported with `cluster`: {why}"),
     )
 }
 

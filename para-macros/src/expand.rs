@@ -106,6 +106,8 @@ pub fn option_calls(options: &[OptionItem]) -> Vec<TokenStream> {
                 OptionKey::Progress => quote!(progress),
                 // Not a run setting: it picks `spawn_scoped_with`.
                 OptionKey::Scope => return None,
+                // Not a run setting: it picks the cluster expansion.
+                OptionKey::Cluster => return None,
             };
             Some(quote_spanned!(option.span=> .#method(#value)))
         })
@@ -265,7 +267,7 @@ fn source(node: &Node) -> TokenStream {
 /// other argument than a closure literal (`take(3)`, `batch(n)`, `filter(f)`),
 /// take the generic path below: the expression is the user's, evaluated as
 /// written, and used as a `Stage` value or a function.
-fn closure_combinator(body: &Expr) -> Option<(Ident, &Expr, Vec<&Expr>)> {
+pub(crate) fn closure_combinator(body: &Expr) -> Option<(Ident, &Expr, Vec<&Expr>)> {
     let Expr::Call(ExprCall { func, args, .. }) = body else {
         return None;
     };

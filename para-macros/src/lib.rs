@@ -15,6 +15,7 @@
 
 #![forbid(unsafe_code)]
 
+mod cluster;
 mod error;
 mod expand;
 mod fallible;
@@ -34,7 +35,7 @@ use proc_macro::TokenStream;
 /// pipeline!( [OPTIONS ,] FLOW { ; FLOW } [;] )
 /// OPTIONS := EXPR                                  a thread count, e.g. `4`
 ///          | KEY = EXPR { , KEY = EXPR }           threads | capacity | batch | pool | scope
-///                                                  | trace | progress
+///                                                  | trace | progress | cluster
 /// FLOW    := STAGE { => STAGE } [ => [#[ordered]] [ 'label : ] yield ]
 /// STAGE   := { ATTR } [ 'label : ] BODY
 ///          | 'label                                a labelled stage (fan-in or fan-out)
@@ -43,6 +44,11 @@ use proc_macro::TokenStream;
 ///          | #[split] | #[gpu] | #[gpu(batch = N, lanes = L)]
 /// BODY    := closure | combinator call | function path | `Stage` value
 /// ```
+///
+/// With `cluster = cx` (the `&mut para::cluster::Cluster` given to
+/// `para::cluster::execute`), the same graph runs on a timely-dataflow
+/// cluster and the macro evaluates to `()` (see `para::cluster`); what
+/// cannot run distributed is a compile error there.
 ///
 /// The first stage of a flow is a source (`IntoIterator` of `Send` items).
 /// A stage with a downstream is a map and runs on many workers at once
@@ -204,6 +210,13 @@ fn pipeline_tokens(input: proc_macro2::TokenStream) -> proc_macro2::TokenStream 
         }
     };
     match (model, errors.finish()) {
+        (Some(model), Ok(())) if model.cluster().is_some() => match cluster::check(&model) {
+            Ok(()) => cluster::expand(&model),
+            Err(e) => {
+                let errors = e.to_compile_error();
+                quote::quote! {{ #errors; }}
+            }
+        },
         (Some(model), Ok(())) => expand::expand(&model),
         (_, result) => {
             let errors = result.err().map(|e| e.to_compile_error());

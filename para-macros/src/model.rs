@@ -54,6 +54,9 @@ pub enum OptionKey {
     /// `progress = true`: a live progress line on stderr
     /// (`Options::progress`, `progress` feature).
     Progress,
+    /// `cluster = cx`: the graph runs on a timely-dataflow cluster
+    /// (`para::cluster`); `pipeline!`'s alone.
+    Cluster,
 }
 
 impl OptionKey {
@@ -67,6 +70,7 @@ impl OptionKey {
             "scope" => OptionKey::Scope,
             "trace" => OptionKey::Trace,
             "progress" => OptionKey::Progress,
+            "cluster" => OptionKey::Cluster,
             _ => return None,
         })
     }
@@ -161,6 +165,14 @@ impl Model {
     /// `Result` (or a stream of them).
     pub fn is_fallible(&self) -> bool {
         self.nodes.iter().any(|n| !n.dead && n.fallible.is_some())
+    }
+
+    /// The value of the `cluster = cx` option, if given.
+    pub fn cluster(&self) -> Option<&Expr> {
+        self.options
+            .iter()
+            .find(|o| o.key == OptionKey::Cluster)
+            .map(|o| &o.value)
     }
 
     /// The value of the `scope = s` option, if given.

@@ -54,6 +54,10 @@ pub fn option(
         errors.push(error::scope_in_attribute(ident.span()));
         return Ok(None);
     }
+    if key == OptionKey::Cluster && front == Front::Attribute {
+        errors.push(error::cluster_in_attribute(ident.span()));
+        return Ok(None);
+    }
     if seen.iter().any(|o| o.key == key) {
         errors.push(error::duplicate_option(ident.span(), &ident));
         return Ok(None);

@@ -20,7 +20,7 @@
 //! ```text
 //! pipeline!( [OPTIONS ,] FLOW { ; FLOW } [;] )
 //! OPTIONS := EXPR | KEY = EXPR { , KEY = EXPR }      threads | capacity | batch | pool | scope
-//!                                                    | trace | progress
+//!                                                    | trace | progress | cluster
 //! FLOW    := STAGE { => STAGE }                      the last stage of one flow may be `yield`
 //! STAGE   := { ATTR } [ 'label : ] BODY | 'label | ( FLOW , FLOW { , FLOW } [,] )
 //! ```
@@ -497,6 +497,12 @@ pub use para_runtime::{
 pub mod stage {
     pub use para_runtime::{Input, Output, StageMode};
 }
+
+/// The same pipelines on a timely-dataflow cluster, across processes and
+/// machines (the `cluster` feature): `pipeline!(cluster = cx, ...)` inside
+/// [`cluster::execute_from_args`]. See the crate `para-cluster`.
+#[cfg(feature = "cluster")]
+pub use para_cluster as cluster;
 
 /// What a pipeline needs in scope: `pipeline!`, the builder, its options,
 /// the combinators and the traits, as `rayon::prelude` does for rayon.

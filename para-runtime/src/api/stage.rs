@@ -203,6 +203,23 @@ impl<'a, T> Output<'a, T> {
     pub(crate) fn stop_requested(&self) -> bool {
         self.stop
     }
+
+    /// An output that collects into `items`, for a runtime outside this
+    /// crate that calls [`Stage::process`] itself (`para-cluster` runs
+    /// stages on timely-dataflow workers): no per-item origins are tracked.
+    /// `current` is the index of the input item being processed (unused
+    /// without origins, but the output keeps a reference to it).
+    #[doc(hidden)]
+    pub fn collecting(items: &'a mut Vec<T>, current: &'a Cell<usize>) -> Self {
+        Output::new(items, None, None, current)
+    }
+
+    /// Whether the stage asked to stop the sources (see
+    /// [`Output::stop_sources`]), for a runtime outside this crate.
+    #[doc(hidden)]
+    pub fn stop_was_requested(&self) -> bool {
+        self.stop
+    }
 }
 
 /// A parallel map stage from an `Fn` closure.
