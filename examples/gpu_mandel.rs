@@ -420,8 +420,10 @@ fn run_cpu(frame: Frame, threads: usize) -> Run {
     }
 }
 
-/// `gpu`: the device computes every row; its lane's body owns the only
-/// (exclusive) handle to the device.
+/// `gpu`: the device computes every row. The lane's `FnMut` body holds the
+/// only handle to the device, `&mut Gpu`: exclusive like an owned value, and
+/// a borrow so that `main` opens the device once and every timed run reuses
+/// it.
 fn run_gpu(frame: Frame, threads: usize, batch: usize, gpu: &mut Gpu) -> Run {
     let mut image = Vec::with_capacity(frame.side * frame.side);
     let started = Instant::now();
@@ -583,6 +585,22 @@ fn main() -> ExitCode {
                 format!("DIFFERS in {differing} pixels")
             },
         );
+        if let (Mode::Both, Some(report)) = (mode, &last_report) {
+            // Busy times that add up to more than the wall time: the CPU
+            // workers and the device lane computed rows at the same time.
+            let busy = |label| {
+                report
+                    .node(label)
+                    .map_or(0.0, |n| n.busy().as_secs_f64() * 1e3)
+            };
+            println!(
+                "{:<26} last run: CPU map busy {:.0} ms, device lane busy {:.0} ms, in {:.0} ms",
+                "",
+                busy("row"),
+                busy("shader"),
+                report.elapsed().as_secs_f64() * 1e3,
+            );
+        }
         if let (true, Some(report)) = (args.report, last_report) {
             println!("{report}");
         }
