@@ -5,9 +5,10 @@
 //! The image is 2000 x 2000 pixels over x in [-2, 1], y in [-1.5, 1.5], at
 //! most 500 iterations, one row per item, iteration counts `% 256` as bytes,
 //! rows assembled by an `#[ordered]` sink, as W2. The escape-time loop runs in
-//! Q14 fixed point on `i32` instead of `f64`: WGSL has no `f64` on most
-//! adapters, and `f32` results differ between backends and from the CPU
-//! (fused multiply-add, rounding of the shader compiler). With integers the
+//! Q14 fixed point on `i32` instead of `f64`: WGSL has no `f64` (wgpu offers
+//! it only as a native feature of some adapters), and `f32` results differ
+//! between backends and from the CPU (fused multiply-add, the shader
+//! compiler's reassociation). With integers the
 //! CPU reference and the shader compute bit-identical iteration counts on
 //! every adapter, so the images are compared for equality, byte for byte.
 //!
@@ -33,15 +34,16 @@
 //! with `--mode cpu|gpu|both|all` (default `all`), `--side N` (default 2000),
 //! `--threads T` (default 2), `--batch B` (rows per device batch, default 32),
 //! `--runs R` (timed runs per mode, the median is printed; default 3),
-//! `--capacity C` (`both`'s capacity, default `16 * batch`) and `--report` (print each mode's `para::Report`). On Linux without a GPU set
+//! `--capacity C` (`both`'s capacity, default `16 * batch`) and `--report`
+//! (print each mode's `para::Report`). On Linux without a GPU set
 //! `WGPU_BACKEND=vulkan` (keeps a GL adapter out) and `XDG_RUNTIME_DIR`
 //! (Mesa warns without it). Exits with 1 if an image differs from the
 //! sequential one, with 2 on bad arguments or when no adapter is found.
 
 use para::prelude::*;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Instant;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 /// W2's bound on the escape-time iteration.
 const MAX_ITERATIONS: u32 = 500;
@@ -401,6 +403,11 @@ struct Run {
     seconds: f64,
     report: para::Report,
     device_rows: usize,
+    /// Time spent computing rows, summed over the CPU workers and over the
+    /// device lane (`both` only; measured per row and per batch, so exact,
+    /// unlike the report's sampled busy times).
+    cpu_busy: Duration,
+    device_busy: Duration,
 }
 
 /// `cpu`: the CPU workers compute every row.
@@ -417,6 +424,8 @@ fn run_cpu(frame: Frame, threads: usize) -> Run {
         seconds,
         report,
         device_rows: 0,
+        cpu_busy: Duration::ZERO,
+        device_busy: Duration::ZERO,
     }
 }
 
@@ -437,6 +446,8 @@ fn run_gpu(frame: Frame, threads: usize, batch: usize, gpu: &mut Gpu) -> Run {
         seconds,
         report,
         device_rows: frame.side,
+        cpu_busy: Duration::ZERO,
+        device_busy: Duration::ZERO,
     }
 }
 
@@ -452,6 +463,10 @@ fn run_gpu(frame: Frame, threads: usize, batch: usize, gpu: &mut Gpu) -> Run {
 fn run_both(frame: Frame, threads: usize, batch: usize, capacity: usize, gpu: &mut Gpu) -> Run {
     let waiting = AtomicUsize::new(0);
     let device_rows = AtomicUsize::new(0);
+    let (cpu_ns, device_ns) = (AtomicU64::new(0), AtomicU64::new(0));
+    let timed = |ns: &AtomicU64, started: Instant| {
+        ns.fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed)
+    };
     let mut image = Vec::with_capacity(frame.side * frame.side);
     let started = Instant::now();
     let report = pipeline!(threads = threads, capacity = capacity,
@@ -463,10 +478,17 @@ fn run_both(frame: Frame, threads: usize, batch: usize, capacity: usize, gpu: &m
                 (y, to_device)
             }
             => (
-                filter(|&(_, to_device)| !to_device) => 'row: |(y, _)| frame.row(y),
+                filter(|&(_, to_device)| !to_device) => 'row: |(y, _)| {
+                    let started = Instant::now();
+                    let row = frame.row(y);
+                    timed(&cpu_ns, started);
+                    row
+                },
                 filter(|&(_, to_device)| to_device) => |(y, _)| y
                     => #[gpu(batch = batch, lanes = 1)] 'shader: |ys: Vec<usize>| {
+                        let started = Instant::now();
                         let rows = gpu.rows(&ys);
+                        timed(&device_ns, started);
                         waiting.fetch_sub(ys.len(), Ordering::Relaxed);
                         device_rows.fetch_add(ys.len(), Ordering::Relaxed);
                         rows
@@ -479,6 +501,8 @@ fn run_both(frame: Frame, threads: usize, batch: usize, capacity: usize, gpu: &m
         seconds,
         report,
         device_rows: device_rows.into_inner(),
+        cpu_busy: Duration::from_nanos(cpu_ns.into_inner()),
+        device_busy: Duration::from_nanos(device_ns.into_inner()),
     }
 }
 
@@ -546,7 +570,7 @@ fn main() -> ExitCode {
         let mut rates = Vec::new();
         let mut device_share = Vec::new();
         let mut differing = 0;
-        let mut last_report = None;
+        let mut last = None;
         for _ in 0..args.runs {
             let run = match (mode, gpu.as_mut()) {
                 (Mode::Cpu, _) => run_cpu(frame, args.threads),
@@ -565,7 +589,7 @@ fn main() -> ExitCode {
             });
             rates.push(rows / run.seconds);
             device_share.push(run.device_rows);
-            last_report = Some(run.report);
+            last = Some(run);
         }
         all_match &= differing == 0;
         let split = if mode == Mode::Both {
@@ -585,24 +609,21 @@ fn main() -> ExitCode {
                 format!("DIFFERS in {differing} pixels")
             },
         );
-        if let (Mode::Both, Some(report)) = (mode, &last_report) {
+        let Some(last) = last else { continue };
+        if mode == Mode::Both {
             // Busy times that add up to more than the wall time: the CPU
             // workers and the device lane computed rows at the same time.
-            let busy = |label| {
-                report
-                    .node(label)
-                    .map_or(0.0, |n| n.busy().as_secs_f64() * 1e3)
-            };
             println!(
-                "{:<26} last run: CPU map busy {:.0} ms, device lane busy {:.0} ms, in {:.0} ms",
+                "{:<26} last run: {} ms computing rows on the CPU workers and {} ms on the \
+                 device lane, in {} ms",
                 "",
-                busy("row"),
-                busy("shader"),
-                report.elapsed().as_secs_f64() * 1e3,
+                last.cpu_busy.as_millis(),
+                last.device_busy.as_millis(),
+                (last.seconds * 1e3).round(),
             );
         }
-        if let (true, Some(report)) = (args.report, last_report) {
-            println!("{report}");
+        if args.report {
+            println!("{}", last.report);
         }
     }
     if all_match {
