@@ -542,7 +542,7 @@ fn main() -> ExitCode {
 
     println!(
         "W2 rows: {side} x {side} pixels, at most {MAX_ITERATIONS} iterations in Q{FRAC} fixed point; \
-         {threads} threads, device batches of {batch} rows, `both` at capacity {capacity}, median \
+         threads = {threads}, device batches of {batch} rows, `both` at capacity {capacity}, median \
          of {runs} runs",
         side = frame.side,
         threads = args.threads,
