@@ -34,7 +34,9 @@
 //! with `--mode cpu|gpu|both|all` (default `all`), `--side N` (default 2000),
 //! `--threads T` (default 2), `--batch B` (rows per device batch, default 32),
 //! `--runs R` (timed runs per mode, the median is printed; default 3),
-//! `--capacity C` (`both`'s capacity, default `16 * batch`) and `--report`
+//! `--capacity C` (`both`'s capacity, default `16 * batch`), `--trace FILE`
+//! (`both` writes a Chrome trace of its last run there: open it in Perfetto
+//! to see the device lane and the workers computing at once) and `--report`
 //! (print each mode's `para::Report`). On Linux without a GPU set
 //! `WGPU_BACKEND=vulkan` (keeps a GL adapter out) and `XDG_RUNTIME_DIR`
 //! (Mesa warns without it). Exits with 1 if an image differs from the
@@ -341,6 +343,8 @@ struct Args {
     /// `both`'s capacity: rows alive at once (default `16 * batch`).
     capacity: Option<usize>,
     report: bool,
+    /// `both` writes a trace of its runs here (the last run's stays).
+    trace: Option<std::path::PathBuf>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -352,6 +356,7 @@ fn parse_args() -> Result<Args, String> {
         runs: 3,
         capacity: None,
         report: false,
+        trace: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -382,10 +387,11 @@ fn parse_args() -> Result<Args, String> {
             "--batch" => args.batch = number()?,
             "--runs" => args.runs = number()?,
             "--capacity" => args.capacity = Some(number()?),
+            "--trace" => args.trace = Some(value.into()),
             _ => {
                 return Err(format!(
                     "unknown option `{flag}`; the options are --mode, --side, --threads, --batch, \
-                     --runs, --capacity and --report"
+                     --runs, --capacity, --trace and --report"
                 ))
             }
         }
@@ -460,7 +466,18 @@ fn run_gpu(frame: Frame, threads: usize, batch: usize, gpu: &mut Gpu) -> Run {
 /// device two batches and the CPU everything else). It must leave the CPU
 /// a window: the rows it finishes while the device still holds older ones
 /// stay alive in the ordered sink until those arrive.
-fn run_both(frame: Frame, threads: usize, batch: usize, capacity: usize, gpu: &mut Gpu) -> Run {
+///
+/// With `trace`, the run writes a Chrome trace there (SPEC section 7): the
+/// device lane's track and the workers' tracks show both sides computing
+/// rows at the same time.
+fn run_both(
+    frame: Frame,
+    threads: usize,
+    batch: usize,
+    capacity: usize,
+    gpu: &mut Gpu,
+    trace: Option<&std::path::Path>,
+) -> Run {
     let waiting = AtomicUsize::new(0);
     let device_rows = AtomicUsize::new(0);
     let (cpu_ns, device_ns) = (AtomicU64::new(0), AtomicU64::new(0));
@@ -469,7 +486,9 @@ fn run_both(frame: Frame, threads: usize, batch: usize, capacity: usize, gpu: &m
     };
     let mut image = Vec::with_capacity(frame.side * frame.side);
     let started = Instant::now();
-    let report = pipeline!(threads = threads, capacity = capacity,
+    // The same pipeline with and without the `trace` option.
+    macro_rules! both {
+        ($($trace:tt)*) => { pipeline!(threads = threads, capacity = capacity, $($trace)*
         0..frame.side
             => 'route: |y| {
                 let to_device = waiting
@@ -494,7 +513,12 @@ fn run_both(frame: Frame, threads: usize, batch: usize, capacity: usize, gpu: &m
                         rows
                     },
             )
-            => #[ordered] 'image: |row| image.extend_from_slice(&row));
+            => #[ordered] 'image: |row| image.extend_from_slice(&row)) };
+    }
+    let report = match trace {
+        Some(path) => both!(trace = path,),
+        None => both!(),
+    };
     let seconds = started.elapsed().as_secs_f64();
     Run {
         image,
@@ -575,7 +599,14 @@ fn main() -> ExitCode {
             let run = match (mode, gpu.as_mut()) {
                 (Mode::Cpu, _) => run_cpu(frame, args.threads),
                 (Mode::Gpu, Some(gpu)) => run_gpu(frame, args.threads, args.batch, gpu),
-                (Mode::Both, Some(gpu)) => run_both(frame, args.threads, args.batch, capacity, gpu),
+                (Mode::Both, Some(gpu)) => run_both(
+                    frame,
+                    args.threads,
+                    args.batch,
+                    capacity,
+                    gpu,
+                    args.trace.as_deref(),
+                ),
                 _ => unreachable!("the device is opened for the gpu and both modes"),
             };
             differing = differing.max(if run.image.len() == expected.len() {
