@@ -45,7 +45,7 @@
 //!   The target is chosen per source by a bounded hill-climb on its
 //!   measured throughput: it starts at a 50 µs ceiling and, now and then,
 //!   tries a neighbouring target (halving steps down to about 3 µs) for one
-//!   window of about 2 ms of work, moving there when that was more than 5%
+//!   window of about 2 ms of work per thread, moving there when that was more than 5%
 //!   faster; a probe that loses doubles the wait before the next. So a
 //!   batch of cheap items amortises the per-batch cost, while a batch of
 //!   large heap items (4 KiB buffers) shrinks until it stays in cache. With

@@ -54,7 +54,7 @@ const WINDOW_NS: u64 = 2_000_000;
 const MARGIN: f64 = 0.05;
 
 /// The longest wait between probes, in windows, after probes that lost.
-const MAX_WAIT: u32 = 32;
+const MAX_WAIT: u32 = 64;
 
 /// Feeds a measured cost per item (ns) into a node's moving average (0 =
 /// not measured yet). Relaxed: the average is a hint, read racily by
@@ -97,6 +97,8 @@ pub(crate) struct SourceSizing {
     /// The cost per item the last size was computed from (ns, summed over
     /// the stages), kept to estimate the window's work when the batch is cut.
     cost_ns: u64,
+    /// The run's worker count: a window holds `WINDOW_NS` of work per thread.
+    threads: u64,
     /// Whether the last size came from a target that matters (the levels
     /// give different sizes), so its batch counts towards a window.
     climbing: bool,
@@ -117,6 +119,7 @@ impl SourceSizing {
             window_items: 0,
             window_work_ns: 0,
             cost_ns: 0,
+            threads: 1,
             climbing: false,
         }
     }
@@ -141,6 +144,7 @@ impl SourceSizing {
             .map(|c| c.cost_ns.load(Ordering::Relaxed))
             .sum();
         self.cost_ns = cost;
+        self.threads = run.threads as u64;
         if cost == 0 {
             // Nothing measured yet: one item at a time. Doubling here let
             // idle workers take ever larger batches of coarse items before
@@ -167,7 +171,7 @@ impl SourceSizing {
         };
         self.window_items += len as u64;
         self.window_work_ns += len as u64 * self.cost_ns;
-        if self.window_work_ns < WINDOW_NS {
+        if self.window_work_ns < WINDOW_NS * self.threads {
             return;
         }
         let now = Instant::now();
