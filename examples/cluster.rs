@@ -29,49 +29,14 @@
 //! ordered sink); with `--compare` process 0 also times single-machine Para
 //! at 2 threads and checks the image against it.
 
-use flate2::write::ZlibEncoder;
-use flate2::Compression;
 use para::prelude::*;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::time::Instant;
 
-const CHUNK: usize = 1 << 20;
+#[path = "shared/chunks.rs"]
+mod chunks;
 
-fn zlib(chunk: &[u8]) -> Vec<u8> {
-    let mut encoder = ZlibEncoder::new(Vec::with_capacity(chunk.len() / 2), Compression::new(6));
-    encoder.write_all(chunk).expect("compress");
-    encoder.finish().expect("compress")
-}
-
-/// The container of the `compress` example: for each chunk, its compressed
-/// length (u32 LE), then the bytes.
-fn append(out: &mut Vec<u8>, z: &[u8]) {
-    out.extend_from_slice(&(z.len() as u32).to_le_bytes());
-    out.extend_from_slice(z);
-}
-
-/// The `compress` example's generated text.
-fn generated_text(len: usize) -> Vec<u8> {
-    let words = [
-        "alpha ",
-        "beta ",
-        "gamma ",
-        "delta ",
-        "pipeline ",
-        "stage ",
-        "order\n",
-    ];
-    let mut x = 42u64;
-    let mut out = Vec::with_capacity(len);
-    while out.len() < len {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        out.extend_from_slice(words[(x % words.len() as u64) as usize].as_bytes());
-    }
-    out.truncate(len);
-    out
-}
+use chunks::{append, generated_text, zlib, CHUNK};
 
 /// Row `y` of W2's image (Mandelbrot, iteration counts `% 256`).
 fn mandel_row(side: usize, y: usize) -> Vec<u8> {

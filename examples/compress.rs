@@ -12,63 +12,16 @@
 //! --release --features progress --example compress -- --progress FILE`),
 //! and says so without it.
 
-use flate2::write::ZlibEncoder;
-use flate2::Compression;
 use para::prelude::*;
-use std::io::{Read, Write};
+use std::io::Read;
 
-const CHUNK: usize = 1 << 20;
+#[path = "shared/chunks.rs"]
+mod chunks;
+#[path = "shared/progress.rs"]
+mod progress;
 
-fn zlib(chunk: &[u8]) -> Vec<u8> {
-    let mut encoder = ZlibEncoder::new(Vec::with_capacity(chunk.len() / 2), Compression::new(6));
-    encoder.write_all(chunk).expect("compress");
-    encoder.finish().expect("compress")
-}
-
-/// The container: for each chunk, its compressed length (u32 LE), then the bytes.
-fn append(out: &mut Vec<u8>, z: &[u8]) {
-    out.extend_from_slice(&(z.len() as u32).to_le_bytes());
-    out.extend_from_slice(z);
-}
-
-fn generated_text(len: usize) -> Vec<u8> {
-    let words = [
-        "alpha ",
-        "beta ",
-        "gamma ",
-        "delta ",
-        "pipeline ",
-        "stage ",
-        "order\n",
-    ];
-    let mut x = 42u64;
-    let mut out = Vec::with_capacity(len);
-    while out.len() < len {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        out.extend_from_slice(words[(x % words.len() as u64) as usize].as_bytes());
-    }
-    out.truncate(len);
-    out
-}
-
-/// `--progress` among the arguments (removed from them): whether to show
-/// para's progress line, which needs this package's `progress` feature.
-fn progress_flag(args: &mut Vec<String>, example: &str) -> bool {
-    let Some(at) = args.iter().position(|a| a == "--progress") else {
-        return false;
-    };
-    args.remove(at);
-    if cfg!(not(feature = "progress")) {
-        eprintln!(
-            "--progress needs the `progress` feature (para's live progress line); run \
-             `cargo run --release --features progress --example {example} -- --progress ...`. \
-             Going on without it."
-        );
-    }
-    true
-}
+use chunks::{append, generated_text, zlib, CHUNK};
+use progress::progress_flag;
 
 fn main() {
     let mut args: Vec<String> = std::env::args().skip(1).collect();

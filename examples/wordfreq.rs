@@ -64,22 +64,10 @@ fn sequential(path: &std::path::Path) -> (HashMap<String, u64>, u64, u64) {
     (counts, line_count, bytes)
 }
 
-/// `--progress` among the arguments (removed from them): whether to show
-/// para's progress line, which needs this package's `progress` feature.
-fn progress_flag(args: &mut Vec<String>, example: &str) -> bool {
-    let Some(at) = args.iter().position(|a| a == "--progress") else {
-        return false;
-    };
-    args.remove(at);
-    if cfg!(not(feature = "progress")) {
-        eprintln!(
-            "--progress needs the `progress` feature (para's live progress line); run \
-             `cargo run --release --features progress --example {example} -- --progress ...`. \
-             Going on without it."
-        );
-    }
-    true
-}
+#[path = "shared/progress.rs"]
+mod progress;
+
+use progress::progress_flag;
 
 fn main() {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
