@@ -155,3 +155,165 @@ fn a_fold_inside_a_stage_and_inside_a_rayon_job() {
         assert_eq!((a, b), ((0..10_000).sum(), (0..20_000).sum()));
     }
 }
+
+/// What a word splits into, as a function path (a non-closure `flat_map`
+/// argument).
+fn letters(word: &str) -> std::str::Chars<'_> {
+    word.chars()
+}
+
+/// Adds a letter's code to a sum (a non-closure `fold` operation).
+fn add_code(sum: u64, c: char) -> u64 {
+    sum + c as u64
+}
+
+/// A per-item stage right before a `fold` runs fused with it (one loop, no
+/// batch between them): every such pair, with closures and with function
+/// paths, gives what the same two stages give unfused through the builder
+/// (`Graph::flat_map` then `Graph::fold`), at 1 to 8 threads; both stages
+/// keep their own rows in the report, with the same counts.
+#[test]
+fn fused_pairs_give_what_the_unfused_stages_give() {
+    let words: Vec<String> = (0..5_000)
+        .map(|i| format!("w{}x{}", i % 97, i % 5))
+        .collect();
+    let unfused = |threads: usize| {
+        let mut sum = 0u64;
+        let mut g = Graph::new();
+        let src = g.source(words.iter());
+        let letters = g.flat_map(src, |w: &String| letters(w));
+        let sums = g.fold(letters, || 0u64, add_code);
+        g.sink(sums, |s| sum += s);
+        let report = g.run_with(Options::new().threads(threads));
+        (sum, report)
+    };
+    for threads in [1, 2, 4, 8] {
+        let (want, unfused_report) = unfused(threads);
+        let mut runs = Vec::new();
+        let mut sum = 0;
+        let report = pipeline!(threads = threads,
+            words.iter() => 'split: flat_map(|w: &String| letters(w)) => 'total: fold(|| 0u64, add_code)
+                => |s| sum += s);
+        runs.push(("flat_map closure", sum, report));
+        let mut sum = 0;
+        let report = pipeline!(threads = threads,
+            words.iter() => |w: &String| w.as_str() => 'split: flat_map(letters)
+                => 'total: fold(|| 0u64, |a, c| a + c as u64) => |s| sum += s);
+        runs.push(("flat_map path", sum, report));
+        for (what, sum, report) in &runs {
+            assert_eq!(*sum, want, "{what}, threads = {threads}");
+            let split = report.node("split").expect("the flat_map keeps its row");
+            let total = report.node("total").expect("the fold keeps its row");
+            assert_eq!(split.kind(), "flat_map");
+            assert_eq!(total.kind(), "fold");
+            assert_eq!(split.items_in(), words.len() as u64, "{what}");
+            assert_eq!(split.items_out(), unfused_report.nodes()[1].items_out());
+            assert_eq!(total.items_in(), split.items_out(), "{what}");
+            // One more: the batch of accumulators it emits at the end.
+            assert_eq!(total.batches(), split.batches() + 1, "{what}");
+            assert!(report.edges().contains(&(split.id(), total.id())));
+        }
+    }
+    // The other per-item stages, against the sequential loop.
+    let xs: Vec<u64> = (0..50_000).collect();
+    for threads in [1, 3] {
+        let mut got = [0u64; 5];
+        let mut seen = std::sync::atomic::AtomicU64::new(0);
+        pipeline!(threads = threads, xs.clone() => |x| x * 2 => fold(|| 0u64, |a, x| a + x) => |s| got[0] += s);
+        pipeline!(threads = threads, xs.clone() => filter(|x| x % 3 == 0) => fold(|| 0u64, |a, x| a + x) => |s| got[1] += s);
+        pipeline!(threads = threads, xs.clone()
+            => filter_map(|x| (x % 5 == 0).then_some(x / 5)) => fold(|| 0u64, |a, x| a + x) => |s| got[2] += s);
+        let report = pipeline!(threads = threads, xs.clone()
+            => inspect(|x| { seen.fetch_add(*x, std::sync::atomic::Ordering::Relaxed); })
+            => fold(|| 0u64, |a, x| a + x) => |s| got[3] += s);
+        got[4] = *seen.get_mut();
+        let n = xs.len() as u64;
+        let sum: u64 = xs.iter().sum();
+        assert_eq!(got[0], 2 * sum, "map, threads = {threads}");
+        assert_eq!(
+            got[1],
+            xs.iter().filter(|x| *x % 3 == 0).sum::<u64>(),
+            "filter"
+        );
+        assert_eq!(
+            got[2],
+            xs.iter()
+                .filter(|x| *x % 5 == 0)
+                .map(|x| x / 5)
+                .sum::<u64>(),
+            "filter_map"
+        );
+        assert_eq!((got[3], got[4]), (sum, sum), "inspect");
+        let kinds: Vec<&str> = report.nodes().iter().map(|r| r.kind()).collect();
+        assert_eq!(kinds, ["source", "inspect", "fold", "sink"]);
+        assert_eq!(
+            (report.nodes()[1].items_out(), report.nodes()[2].items_in()),
+            (n, n)
+        );
+    }
+}
+
+/// Pairs that are not fused still fold what they should: a fold fed by a
+/// fan-in, a stage whose output also goes elsewhere, and a stage with an
+/// attribute.
+#[test]
+fn pairs_that_are_not_fused_still_fold() {
+    let mut sums = [0u64; 3];
+    let mut copies = 0u64;
+    pipeline!(threads = 2,
+        0..1000u64 => |x| x + 1 => 'f: fold(|| 0u64, |a, x| a + x) => |s| sums[0] += s;
+        0..10u64 => 'f);
+    pipeline!(threads = 2,
+        0..1000u64 => |x| x + 1 => (fold(|| 0u64, |a, x| a + x) => |s| sums[1] += s, |x| copies += x));
+    pipeline!(threads = 2,
+        0..1000u64 => #[replicate(1)] |x| x + 1 => fold(|| 0u64, |a, x| a + x) => |s| sums[2] += s);
+    let ones: u64 = (1..=1000u64).sum();
+    assert_eq!(sums, [ones + 45, ones, ones]);
+    assert_eq!(copies, ones);
+}
+
+/// Child half of [`a_panic_in_a_fused_pair_names_its_stage`]: runs the
+/// pipeline the variable names, which panics in the `flat_map` or in the
+/// fold's `op`.
+#[test]
+fn fused_panic_child() {
+    let Ok(which) = std::env::var("PARA_FUSED_PANIC") else {
+        return; // run as the child only
+    };
+    let result = std::panic::catch_unwind(|| {
+        pipeline!(threads = 2,
+            0..10_000u32 => 'split: flat_map(|x| {
+                if which == "split" && x == 5_000 { panic!("split failed") }
+                [x, x]
+            }) => 'add: fold(|| 0u32, |a, x| {
+                if which == "add" && x == 7_000 { panic!("add failed") }
+                a.wrapping_add(x)
+            }) => |_s| ())
+    });
+    let payload = result.expect_err("the run panicked");
+    let message = payload.downcast_ref::<&str>().expect("a literal payload");
+    assert_eq!(*message, format!("{which} failed"));
+}
+
+/// A panic in a fused pair is blamed on the stage whose closure raised it,
+/// in the runtime's message on stderr, and its payload reaches the caller.
+#[test]
+fn a_panic_in_a_fused_pair_names_its_stage() {
+    for (which, kind) in [("split", "flat_map #1"), ("add", "fold #2")] {
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "fused_panic_child",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env("PARA_FUSED_PANIC", which)
+            .output()
+            .expect("run the child");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "child failed: {stderr}");
+        let line = format!("para: stage '{which}' ({kind}) panicked");
+        assert!(stderr.contains(&line), "no {line:?} in: {stderr}");
+        assert_eq!(stderr.matches("para: stage").count(), 1, "{stderr}");
+    }
+}

@@ -195,6 +195,29 @@ fn macro_option_writes_a_trace() {
     assert!(events["X"].iter().any(|s| s["name"] == "gather"));
 }
 
+/// A `flat_map` fused with the `fold` after it (one loop, see
+/// `Graph::flat_map_fold`): both stages keep their slices, one per batch
+/// the report counts for each, and the fold's never overlap the
+/// `flat_map`'s on a track, at 1, 2 and 4 threads.
+#[test]
+fn a_fused_pair_traces_both_stages() {
+    for threads in [1, 2, 4] {
+        let path = trace_path(&format!("fused-{threads}"));
+        let mut total = 0u64;
+        let report = pipeline!(threads = threads, trace = &path,
+            0..20_000u64 => 'pairs: flat_map(|x| [x, 2 * x]) => 'sum: fold(|| 0u64, |a, x| a + x)
+                => |s| total += s);
+        assert_eq!(total, 3 * (0..20_000u64).sum::<u64>());
+        let events = check(&path, &report);
+        for stage in ["pairs", "sum"] {
+            assert!(
+                events["X"].iter().any(|s| s["name"] == stage),
+                "no {stage} slice"
+            );
+        }
+    }
+}
+
 #[test]
 fn attribute_option_writes_a_trace() {
     #[para::pipeline(threads = 2, trace = trace_path("attribute"))]

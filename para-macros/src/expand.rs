@@ -187,21 +187,39 @@ fn node_stmts(model: &Model, id: usize) -> TokenStream {
         }
         return out;
     }
-    let (prelude, create) = if node.is_source {
-        (quote!(), source(node))
-    } else {
+    let fused = fused_fold(model, id);
+    let mut out = if let Some(fold) = fused {
+        // This stage and the fold after it, built as one loop: the fold's
+        // port comes out here, and the fold's own statements only name it.
         let port = input_port(model, id);
-        (quote!(let #input = #port;), stage(node, quote!(#input)))
-    };
-    let mut out = prelude;
-    out.extend(if node.is_sink() && returns_node_id(node) {
-        quote_spanned!(span=> let #node_id = #create;)
-    } else {
+        let fold_port = port_var(fold);
+        let create = fused_stage(node, &model.nodes[fold], quote!(#input));
         quote_spanned! {span=>
-            let #port = #create;
-            let #node_id = #port.node();
+            let #input = #port;
+            let (#node_id, #fold_port) = #create;
         }
-    });
+    } else if model.nodes[id].inputs.len() == 1
+        && fused_fold(model, model.nodes[id].inputs[0]) == Some(id)
+    {
+        quote_spanned!(span=> let #node_id = #port.node();)
+    } else {
+        let (prelude, create) = if node.is_source {
+            (quote!(), source(node))
+        } else {
+            let port = input_port(model, id);
+            (quote!(let #input = #port;), stage(node, quote!(#input)))
+        };
+        let mut out = prelude;
+        out.extend(if node.is_sink() && returns_node_id(node) {
+            quote_spanned!(span=> let #node_id = #create;)
+        } else {
+            quote_spanned! {span=>
+                let #port = #create;
+                let #node_id = #port.node();
+            }
+        });
+        out
+    };
     if let Some(label) = &node.label {
         let name = label.ident.to_string();
         out.extend(quote!(#g.label(#node_id, #name);));
@@ -213,6 +231,8 @@ fn node_stmts(model: &Model, id: usize) -> TokenStream {
         out.extend(quote_spanned!(n.span()=> #g.replicate(#node_id, #n);));
     }
     match node.consumers.len() {
+        // A fused stage's one consumer is its fold, which has no input port.
+        _ if fused.is_some() => {}
         0 => {}
         1 => {
             let out0 = out_var(id, 0);
@@ -231,6 +251,89 @@ fn node_stmts(model: &Model, id: usize) -> TokenStream {
     }
     let _ = node_id;
     out
+}
+
+/// The fold that stage `id` is fused with, if any: a parallel per-item
+/// stage (a map closure, or `filter`, `filter_map`, `flat_map` or
+/// `inspect` called with one argument) whose only consumer is a
+/// `fold(init, op)` with no other input, neither with attributes or `?`.
+/// The pair runs as one loop (see `para-runtime`'s `nodes::fold`): the
+/// stage's output is never written out as a batch.
+fn fused_fold(model: &Model, id: usize) -> Option<usize> {
+    let node = &model.nodes[id];
+    let plain = |n: &Node| {
+        !n.dead && !n.is_source && n.fallible.is_none() && n.yield_expr().is_none() && {
+            let a = &n.attrs;
+            a.ordered.is_none()
+                && a.serial.is_none()
+                && a.parallel.is_none()
+                && a.split.is_none()
+                && a.replicate.is_none()
+                && a.priority.is_none()
+                && a.gpu.is_none()
+        }
+    };
+    let &[fold] = node.consumers.as_slice() else {
+        return None;
+    };
+    let fold_node = &model.nodes[fold];
+    let fusable = plain(node)
+        && plain(fold_node)
+        && fold_node.inputs == [id]
+        && fused_pre(&node.body).is_some()
+        && call_named(&fold_node.body, "fold", 2).is_some();
+    fusable.then_some(fold)
+}
+
+/// The per-item stage of a fusable pair: a map closure (`None`), or the
+/// callee and argument of a `filter`, `filter_map`, `flat_map` or
+/// `inspect` call (with its trait).
+fn fused_pre(body: &Expr) -> Option<Option<(Ident, &Expr, &Expr)>> {
+    if let Expr::Closure(_) = unparen(body) {
+        return Some(None);
+    }
+    let traits = [
+        ("filter", "FilterFoldCall"),
+        ("filter_map", "FilterMapFoldCall"),
+        ("flat_map", "FlatMapFoldCall"),
+        ("inspect", "InspectFoldCall"),
+    ];
+    traits.iter().find_map(|&(name, call)| {
+        let (func, args) = call_named(body, name, 1)?;
+        Some(Some((Ident::new(call, func.span()), func, args[0])))
+    })
+}
+
+/// `body` as a call of a path ending in `name` with `arity` arguments (not
+/// in parentheses, which keep a user's own function of that name): the
+/// callee and the arguments.
+fn call_named<'e>(body: &'e Expr, name: &str, arity: usize) -> Option<(&'e Expr, Vec<&'e Expr>)> {
+    let Expr::Call(ExprCall { func, args, .. }) = body else {
+        return None;
+    };
+    let Expr::Path(path) = &**func else {
+        return None;
+    };
+    let named = path.path.segments.last()?.ident == name && args.len() == arity;
+    named.then(|| (&**func, args.iter().collect()))
+}
+
+/// The builder call of a fused pair (see [`fused_fold`]): the stage's node
+/// and the fold's port.
+fn fused_stage(pre: &Node, fold: &Node, input: TokenStream) -> TokenStream {
+    let g = graph();
+    let span = pre.body.span();
+    let (fold_func, fold_args) = call_named(&fold.body, "fold", 2).expect("checked by fused_fold");
+    let (init, op) = (fold_args[0], fold_args[1]);
+    match fused_pre(&pre.body).expect("checked by fused_fold") {
+        Some((call, func, arg)) => quote_spanned!(span=>
+            ::para::__private::#call::add((#func, #fold_func), &mut #g, #input, #arg, #init, #op)),
+        None => {
+            let closure = unparen(&pre.body);
+            quote_spanned!(span=>
+                ::para::__private::MapFoldCall::add(#fold_func, &mut #g, #input, #closure, #init, #op))
+        }
+    }
 }
 
 /// Whether the builder call for this sink returns a `NodeId` (closure sinks)

@@ -535,7 +535,8 @@ pub mod __private {
         map_body, ordered_body, serial_body, FnBody, FoldBody, ParallelBody, SerialBody, StageBody,
     };
     pub use para_runtime::support::combinator_calls::{
-        FilterCall, FilterMapCall, FlatMapCall, FoldCall, InspectCall, TakeWhileCall,
+        FilterCall, FilterFoldCall, FilterMapCall, FilterMapFoldCall, FlatMapCall, FlatMapFoldCall,
+        FoldCall, InspectCall, InspectFoldCall, MapFoldCall, TakeWhileCall,
     };
     pub use para_runtime::support::edges::{fan_in_branch, fan_out, FanOutItem, SameItem};
     pub use para_runtime::support::fallible::{

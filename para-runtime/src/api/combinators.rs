@@ -44,7 +44,7 @@ pub fn filter<F>(predicate: F) -> Filter<F> {
 }
 
 /// See [`filter`].
-pub struct Filter<F>(F);
+pub struct Filter<F>(pub(crate) F);
 
 impl<T: Send, F: Fn(&T) -> bool + Send + Sync> Stage<T> for Filter<F> {
     type Out = T;
@@ -78,7 +78,7 @@ pub fn filter_map<F>(f: F) -> FilterMap<F> {
 }
 
 /// See [`filter_map`].
-pub struct FilterMap<F>(F);
+pub struct FilterMap<F>(pub(crate) F);
 
 impl<T, U: Send, F: Fn(T) -> Option<U> + Send + Sync> Stage<T> for FilterMap<F> {
     type Out = U;
@@ -112,7 +112,7 @@ pub fn flat_map<F>(f: F) -> FlatMap<F> {
 }
 
 /// See [`flat_map`].
-pub struct FlatMap<F>(F);
+pub struct FlatMap<F>(pub(crate) F);
 
 impl<T, I, F> Stage<T> for FlatMap<F>
 where
@@ -154,7 +154,7 @@ pub fn inspect<F>(f: F) -> Inspect<F> {
 }
 
 /// See [`inspect`].
-pub struct Inspect<F>(F);
+pub struct Inspect<F>(pub(crate) F);
 
 impl<T: Send, F: Fn(&T) + Send + Sync> Stage<T> for Inspect<F> {
     type Out = T;

@@ -14,7 +14,7 @@ use crate::exec::node::Node;
 use crate::exec::scheduler::{run_to_end, Launch};
 use crate::nodes::device::{DeviceNode, ExclusiveBody, SharedBody};
 use crate::nodes::feed::{Feed, FeedNode};
-use crate::nodes::fold::FoldNode;
+use crate::nodes::fold::{Accumulators, FoldNode, FusedFoldNode};
 use crate::nodes::outlets::{Edge, Wire};
 use crate::nodes::source::{IterSupply, SourceNode, SplitSupply};
 use crate::nodes::stage::StageNode;
@@ -399,9 +399,114 @@ impl<'a> Graph<'a> {
         let inbox = Arc::new(Inbox::new());
         self.connect(from, id, &inbox);
         let wire = Wire::default();
-        self.nodes
-            .push(Box::new(FoldNode::new(id, init, op, inbox, wire.clone())));
+        let accumulators = Accumulators::new();
+        self.nodes.push(Box::new(FoldNode::new(
+            id,
+            Some((init, op)),
+            accumulators,
+            inbox,
+            wire.clone(),
+        )));
         Port::single(id, wire)
+    }
+
+    /// [`flat_map(f)`](Graph::flat_map) then [`fold(init, op)`](Graph::fold),
+    /// run as one loop: every value `f` yields goes straight into the
+    /// worker's accumulator, with no batch written out in between (what
+    /// `pipeline!` builds for `flat_map(..) => fold(..)`). Both stay nodes
+    /// of the graph, with their own labels and counters; the time of the
+    /// fused loop is reported as the `flat_map`'s. Returns the `flat_map`'s
+    /// node and the fold's port.
+    ///
+    /// ```
+    /// use std::collections::HashMap;
+    ///
+    /// let text = "a b\nb c\nc c";
+    /// let mut counts: HashMap<&str, usize> = HashMap::new();
+    /// let mut g = para::Graph::new();
+    /// let lines = g.source(text.lines());
+    /// let (words, maps) = g.flat_map_fold(
+    ///     lines,
+    ///     |line: &str| line.split(' '),
+    ///     HashMap::new,
+    ///     |mut m: HashMap<&str, usize>, w| {
+    ///         *m.entry(w).or_default() += 1;
+    ///         m
+    ///     },
+    /// );
+    /// g.sink(maps, |m| {
+    ///     for (w, n) in m {
+    ///         *counts.entry(w).or_default() += n;
+    ///     }
+    /// });
+    /// let report = g.run();
+    /// assert_eq!((counts["a"], counts["b"], counts["c"]), (1, 2, 3));
+    /// assert_eq!(report.nodes()[words.index()].items_out(), 6);
+    /// ```
+    pub fn flat_map_fold<T, J, A, P, I, F>(
+        &mut self,
+        from: Port<T>,
+        f: P,
+        init: I,
+        op: F,
+    ) -> (NodeId, Port<A>)
+    where
+        T: Send + 'a,
+        P: Fn(T) -> J + Send + Sync + 'a,
+        J: IntoIterator,
+        J::Item: Send + 'a,
+        A: Send + 'a,
+        I: Fn() -> A + Send + Sync + 'a,
+        F: Fn(A, J::Item) -> A + Send + Sync + 'a,
+    {
+        self.fused_fold(from, "flat_map", f, init, op)
+    }
+
+    /// A per-item stage of kind `kind` (its function `pre` yields what the
+    /// stage would emit for an item) fused with the fold after it (see
+    /// `nodes::fold`). Returns the stage's node and the fold's port.
+    pub(crate) fn fused_fold<T, J, A, P, I, F>(
+        &mut self,
+        from: Port<T>,
+        kind: &'static str,
+        pre: P,
+        init: I,
+        op: F,
+    ) -> (NodeId, Port<A>)
+    where
+        T: Send + 'a,
+        P: Fn(T) -> J + Send + Sync + 'a,
+        J: IntoIterator,
+        J::Item: Send + 'a,
+        A: Send + 'a,
+        I: Fn() -> A + Send + Sync + 'a,
+        F: Fn(A, J::Item) -> A + Send + Sync + 'a,
+    {
+        let id = self.push_spec(kind, Role::Stage(StageMode::Parallel));
+        let inbox = Arc::new(Inbox::new());
+        self.connect(from, id, &inbox);
+        // The fold's node: the edge into it keeps the graph's shape (and its
+        // completion order), though no batch ever travels along it.
+        let fold = self.push_spec("fold", Role::Fold);
+        let fold_inbox: Arc<Inbox<J::Item>> = Arc::new(Inbox::new());
+        self.connect(Port::single(id, Wire::default()), fold, &fold_inbox);
+        let accumulators = Accumulators::new();
+        self.nodes.push(Box::new(FusedFoldNode::new(
+            (id, fold),
+            pre,
+            (init, op),
+            accumulators.clone(),
+            inbox,
+        )));
+        let wire = Wire::default();
+        self.nodes.push(Box::new(FoldNode::<_, _, I, F>::new(
+            fold,
+            None,
+            accumulators,
+            fold_inbox,
+            wire.clone(),
+        )));
+        (id, Port::single(fold, wire))
     }
 
     /// Keeps the items for which `predicate` holds (parallel).

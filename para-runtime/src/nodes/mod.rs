@@ -8,7 +8,8 @@
 //! * `feed`: a source fed by producer threads while the run goes on
 //!   ([`feed`](crate::feed), `Feeder`, `Feed`), never blocking a worker;
 //! * `fold`: `fold(init, op)`, a parallel stage with one accumulator per
-//!   worker slot;
+//!   worker slot, and a per-item stage fused with the fold after it (one
+//!   loop, no batch in between);
 //! * `stream`: the `yield` node and the [`Stream`](crate::Stream) its
 //!   consumer iterates, with the soundness argument of background runs;
 //! * `outlets`: the typed edges every node emits through, and the

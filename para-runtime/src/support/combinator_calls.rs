@@ -4,6 +4,7 @@
 //! trait's bounds still give the closure its parameter type from the port
 //! before the closure is type-checked.
 
+use crate::api::id::NodeId;
 use crate::build::graph::Graph;
 use crate::build::port::Port;
 
@@ -85,5 +86,114 @@ where
     fn add(self, g: &mut Graph<'a>, from: Port<In>, init: I, op: F) -> Port<A> {
         let fold = self(init, op);
         g.fold(from, fold.init, fold.op)
+    }
+}
+
+/// One trait per per-item combinator that `pipeline!` fuses with the
+/// `fold` right after it (`flat_map(f) => fold(init, op)`; see
+/// `nodes::fold`), implemented only for a pair of callees that build Para's
+/// combinator and Para's `fold`, as the traits above are. The bounds give
+/// the closures their parameter types in order: the combinator's from the
+/// port, the fold's `op` from `init` and from what the combinator yields.
+/// `$pre` turns the combinator's closure into the function the fused loop
+/// calls per item, which yields what the stage would emit.
+macro_rules! fused_fold_calls {
+    ($($call:ident $name:literal $stage:ident [$($gen:ident),*] -> $out:ty
+        { $($bound:tt)* } |$f:ident| $pre:expr;)*) => {$(
+        #[doc = concat!("`", $name, "(..) => fold(..)` in a `pipeline!` flow, fused (see the macro above).")]
+        #[diagnostic::on_unimplemented(
+            message = "these are not Para's combinator and `fold`: `{Self}`",
+            label = "`pipeline!` reads `filter`, `filter_map`, `flat_map` or `inspect` \
+                     followed by `fold` as Para's combinators, and runs them as one loop",
+            note = "to use a function of your own with such a name as a stage, put the call \
+                    in parentheses, e.g. `=> (fold(init, op)) =>`"
+        )]
+        pub trait $call<'a, In, F, I, Op> {
+            /// The accumulator type.
+            type Out;
+            /// Builds the combinator from `f` and the fold from `init` and
+            /// `op`, and adds them after `from`, fused: the combinator's
+            /// node and the fold's port.
+            fn add(self, g: &mut Graph<'a>, from: Port<In>, f: F, init: I, op: Op)
+                -> (NodeId, Port<Self::Out>);
+        }
+
+        impl<'a, In, F, I, Op, A, C, D, $($gen),*> $call<'a, In, F, I, Op> for (C, D)
+        where
+            C: FnOnce(F) -> crate::api::combinators::$stage<F>,
+            D: FnOnce(I, Op) -> crate::api::combinators::Fold<I, Op>,
+            In: Send + 'a,
+            F: Send + Sync + 'a,
+            $($bound)*
+            A: Send + 'a,
+            I: Fn() -> A + Send + Sync + 'a,
+            Op: Fn(A, $out) -> A + Send + Sync + 'a,
+        {
+            type Out = A;
+            fn add(self, g: &mut Graph<'a>, from: Port<In>, f: F, init: I, op: Op)
+                -> (NodeId, Port<A>)
+            {
+                let (stage, fold) = self;
+                let $f = stage(f).0;
+                let fold = fold(init, op);
+                g.fused_fold(from, $name, $pre, fold.init, fold.op)
+            }
+        }
+    )*};
+}
+
+fused_fold_calls! {
+    FilterFoldCall "filter" Filter [] -> In { F: Fn(&In) -> bool, }
+        |f| move |x: In| if f(&x) { Some(x) } else { None };
+    InspectFoldCall "inspect" Inspect [] -> In { F: Fn(&In), }
+        |f| move |x: In| {
+            f(&x);
+            Some(x)
+        };
+    FilterMapFoldCall "filter_map" FilterMap [U] -> U { U: Send + 'a, F: Fn(In) -> Option<U>, }
+        |f| f;
+    FlatMapFoldCall "flat_map" FlatMap [J] -> J::Item {
+        J: IntoIterator, J::Item: Send + 'a, F: Fn(In) -> J,
+    }
+        |f| f;
+}
+
+/// A parallel map closure followed by `fold(init, op)` in a `pipeline!`
+/// flow, fused (see `nodes::fold`): implemented only for Para's `fold`.
+#[diagnostic::on_unimplemented(
+    message = "this is not Para's combinator of that name: `{Self}`",
+    label = "`pipeline!` reads `fold` called with an initialiser and a closure as Para's `fold`",
+    note = "to use a function of your own named `fold` as a stage, put the call in \
+            parentheses, e.g. `=> (fold(init, |acc, x| ..)) =>`"
+)]
+pub trait MapFoldCall<'a, In, F, I, Op> {
+    /// The accumulator type.
+    type Out;
+    /// Adds the map `f` and the fold from `init` and `op` after `from`,
+    /// fused: the map's node and the fold's port.
+    fn add(
+        self,
+        g: &mut Graph<'a>,
+        from: Port<In>,
+        f: F,
+        init: I,
+        op: Op,
+    ) -> (NodeId, Port<Self::Out>);
+}
+
+impl<'a, In, U, F, I, Op, A, D> MapFoldCall<'a, In, F, I, Op> for D
+where
+    D: FnOnce(I, Op) -> crate::api::combinators::Fold<I, Op>,
+    In: Send + 'a,
+    U: Send + 'a,
+    F: Fn(In) -> U + Send + Sync + 'a,
+    A: Send + 'a,
+    I: Fn() -> A + Send + Sync + 'a,
+    Op: Fn(A, U) -> A + Send + Sync + 'a,
+{
+    type Out = A;
+    fn add(self, g: &mut Graph<'a>, from: Port<In>, f: F, init: I, op: Op) -> (NodeId, Port<A>) {
+        let fold = self(init, op);
+        g.fused_fold(from, "map", move |x| Some(f(x)), fold.init, fold.op)
     }
 }
