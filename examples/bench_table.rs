@@ -537,9 +537,9 @@ impl Bar<'_> {
                 let bound = Stateful::bound_ns(self.threads, self.cores);
                 let ratio = self.para / bound;
                 format!(
-                    "W5: para {ratio:.3}x the bound ({}); bar: within 5%: {}",
+                    "W5: para {ratio:.3}x the bound ({}); bar: within 2%: {}",
                     per_item(bound),
-                    Self::met(ratio <= 1.05)
+                    Self::met(ratio <= 1.02)
                 )
             }
             "W6" | "W6b" => {

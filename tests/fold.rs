@@ -253,6 +253,20 @@ fn fused_pairs_give_what_the_unfused_stages_give() {
     }
 }
 
+/// A fused pair whose fold ends in `yield`: the accumulators come out of
+/// the stream, and the report (after the last one) has both stages.
+#[test]
+fn a_fused_pair_can_end_in_a_stream() {
+    let mut sums = pipeline!(threads = 3,
+        0..10_000u64 => 'odd: filter(|x| x % 2 == 1) => 'sum: fold(|| 0u64, |a, x| a + x) => yield);
+    let total: u64 = sums.by_ref().sum();
+    assert_eq!(total, (0..10_000u64).filter(|x| x % 2 == 1).sum::<u64>());
+    let report = sums.report().expect("the run ended");
+    let odd = report.node("odd").unwrap();
+    assert_eq!((odd.kind(), odd.items_out()), ("filter", 5_000));
+    assert_eq!(report.node("sum").unwrap().items_in(), 5_000);
+}
+
 /// Pairs that are not fused still fold what they should: a fold fed by a
 /// fan-in, a stage whose output also goes elsewhere, and a stage with an
 /// attribute.
@@ -315,5 +329,29 @@ fn a_panic_in_a_fused_pair_names_its_stage() {
         let line = format!("para: stage '{which}' ({kind}) panicked");
         assert!(stderr.contains(&line), "no {line:?} in: {stderr}");
         assert_eq!(stderr.matches("para: stage").count(), 1, "{stderr}");
+    }
+}
+
+/// A fused pair under many sizes, thread counts and capacities (a
+/// capacity of 1 makes every batch a single item, and the fold's
+/// accumulators wait for room): the sum and the counts are always exact.
+#[test]
+fn fused_pairs_under_many_sizes_threads_and_capacities() {
+    for threads in [1, 2, 3, 8] {
+        for capacity in [1, 7, 1 << 14] {
+            for n in [0u64, 1, 999, 30_000] {
+                let mut total = 0u64;
+                let report = watchdog("fused pair", || {
+                    pipeline!(threads = threads, capacity = capacity,
+                        0..n => 'pairs: flat_map(|x| [x, x + 1]) => 'sum: fold(|| 0u64, |a, x| a + x)
+                            => |s| total += s)
+                });
+                let want: u64 = (0..n).map(|x| 2 * x + 1).sum();
+                let at = format!("threads {threads}, capacity {capacity}, n {n}");
+                assert_eq!(total, want, "{at}");
+                assert_eq!(report.node("pairs").unwrap().items_out(), 2 * n, "{at}");
+                assert_eq!(report.node("sum").unwrap().items_in(), 2 * n, "{at}");
+            }
+        }
     }
 }

@@ -108,6 +108,30 @@
 //! bottleneck), and so is any function path or value implementing
 //! [`Stage`].
 //!
+//! A map closure, `filter`, `filter_map`, `flat_map` or `inspect` right
+//! before a `fold` (its only consumer, with no attribute on either) runs
+//! fused with it, as rayon's adapters do: one loop folds each value into
+//! the worker's accumulator as the stage yields it, and no batch is written
+//! out between them. Both keep their rows in the [`Report`] (items in and
+//! out, batches); the loop's time is reported as the first stage's busy
+//! time, and a panic names the stage whose closure raised it. A function of
+//! your own named like one of these combinators goes in parentheses there
+//! (`=> (flat_map(n)) => fold(..)`), as with closure combinators.
+//!
+//! ```
+//! use para::prelude::*;
+//! use std::collections::HashMap;
+//! let text = "the cat\nthe dog\nthe end";
+//! let mut counts: HashMap<&str, usize> = HashMap::new();
+//! let report = pipeline!(threads = 2,
+//!     text.lines() => 'words: flat_map(|l: &str| l.split(' '))
+//!         => 'count: fold(HashMap::new, |mut m: HashMap<&str, usize>, w| { *m.entry(w).or_default() += 1; m })
+//!         => |m| for (w, n) in m { *counts.entry(w).or_default() += n });
+//! assert_eq!(counts["the"], 3);
+//! assert_eq!(report.node("words").unwrap().items_out(), 6);
+//! assert_eq!(report.node("count").unwrap().items_in(), 6);
+//! ```
+//!
 //! ```
 //! use para::prelude::*;
 //! fn square(x: u64) -> u64 { x * x }
