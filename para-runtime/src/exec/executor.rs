@@ -307,11 +307,21 @@ impl<'r, 'g> Executor<'r, 'g> {
     }
 
     /// Records that node `id` processed a batch, and feeds a measured cost
-    /// per item into the node's moving average (the sources' batch sizing).
+    /// into the node's moving average (the sources' batch sizing): its time
+    /// per *source item*, `units` being how many source items the batch
+    /// descends from (its capacity weight; 0 notes no cost). So a stage
+    /// behind a `flat_map` or a filter is costed per item the source cuts,
+    /// which is what a source sums the costs over.
     ///
     /// Every call is one batch of the report and, in a traced run, one
     /// slice of the trace.
-    pub(crate) fn record(&mut self, id: NodeId, items_in: usize, items_out: usize, timer: Timer) {
+    pub(crate) fn record(
+        &mut self,
+        id: NodeId,
+        (items_in, items_out): (usize, usize),
+        units: usize,
+        timer: Timer,
+    ) {
         let stats = &mut self.stats[id.index()];
         let Some(sample) = stats.record(items_in, items_out, timer) else {
             return;
@@ -321,9 +331,9 @@ impl<'r, 'g> Executor<'r, 'g> {
             stats.time_every_batch();
             watch.batch(self.run, id, sample, items_in, items_out);
         }
-        if items_in > 0 {
-            let per_item = (sample.busy.as_nanos() as u64 / items_in as u64).max(1);
-            sizing::note_cost(&self.run.core(id).cost_ns, per_item);
+        if units > 0 {
+            let per_unit = (sample.busy.as_nanos() as u64 / units as u64).max(1);
+            sizing::note_cost(&self.run.core(id).cost_ns, per_unit);
         }
     }
 

@@ -25,7 +25,7 @@ pub(crate) struct NodeCore {
     /// The completion tokens (see `protocol::completion`).
     pub(crate) pending: Pending,
     pub(crate) stopped: AtomicBool,
-    /// Exponential moving average of the node's cost per item, in ns
+    /// Exponential moving average of the node's cost per source item, in ns
     /// (0 = not measured yet). Feeds the sources' batch-size choice.
     pub(crate) cost_ns: AtomicU64,
 }

@@ -1,9 +1,14 @@
 //! How many items a source yields per batch: the batch-size policy.
 //!
-//! Every node keeps a moving average of its measured cost per item
-//! ([`note_cost`]); a source sizes its next batch so that one batch costs
-//! about a *time target* summed over the stages it passes through, within
-//! `1..=batch`. Until a cost is measured a source yields one item at a time.
+//! Every stage keeps a moving average of its measured cost per *source*
+//! item ([`note_cost`]): a batch's time divided by the source items it
+//! descends from (its capacity weight), so a stage behind a `flat_map`
+//! counts all the items one source item became, and a stage behind a
+//! filter only the share that passed. A source sizes its next batch so that
+//! one batch costs about a *time target* summed over the stages it passes
+//! through, within `1..=batch`. (Sources and feeds note no cost of their
+//! own: reading is not part of the sum.) Until a cost is measured a source
+//! yields one item at a time.
 //!
 //! The time target is chosen per source by a bounded hill-climb on the
 //! source's measured throughput ([`SourceSizing`]). It starts at the
@@ -56,7 +61,7 @@ const MARGIN: f64 = 0.05;
 /// The longest wait between probes, in windows, after probes that lost.
 const MAX_WAIT: u32 = 64;
 
-/// Feeds a measured cost per item (ns) into a node's moving average (0 =
+/// Feeds a measured cost per source item (ns) into a node's moving average (0 =
 /// not measured yet). Relaxed: the average is a hint, read racily by
 /// sources; a lost update only delays the adaptation by a batch.
 pub(crate) fn note_cost(cost_ns: &AtomicU64, per_item: u64) {

@@ -265,7 +265,7 @@ impl<In: Send, Out: Send, B: DeviceBody<In, Out>> DeviceNode<In, Out, B> {
             );
         }
         // Recorded before emitting, which may run downstream stages inline.
-        ex.record(self.id, in_len, in_len, started);
+        ex.record(self.id, (in_len, in_len), in_len, started);
         let mut outputs = outputs.into_iter();
         for segment in segments {
             let part: Vec<Out> = outputs.by_ref().take(segment.len()).collect();

@@ -353,7 +353,7 @@ impl<T: Send> Node for FeedNode<T> {
                     ex.schedule(Task::unclaimed(self.id));
                 }
                 let len = items.len();
-                ex.record(self.id, 0, len, started);
+                ex.record(self.id, (0, len), 0, started);
                 self.outlets
                     .emit(ex, items, Tag::origin(seq, len), len, false);
                 ex.complete(self.id); // the hold taken by `pull`

@@ -159,7 +159,7 @@ where
             .fold_into(ex, init, |acc| fold_batch(op, acc, &mut items));
         self.inbox.recycle(ex.worker_index(), items);
         ex.release(weight);
-        ex.record(self.id, n, 0, started);
+        ex.record(self.id, (n, 0), weight, started);
         ex.complete(self.id);
     }
 
@@ -178,7 +178,7 @@ where
             return;
         }
         ex.reserve_extra(k);
-        ex.record(self.id, 0, k, ex.timer(self.id));
+        ex.record(self.id, (0, k), 0, ex.timer(self.id));
         self.outlets
             .emit(ex, accumulators, Tag::origin(0, k), k, self.forward_empty);
     }
@@ -265,8 +265,8 @@ where
         }
         self.inbox.recycle(ex.worker_index(), items);
         ex.release(weight);
-        ex.record(self.id, n, out, started);
-        ex.record(self.fold, out, 0, ex.timer(self.fold));
+        ex.record(self.id, (n, out), weight, started);
+        ex.record(self.fold, (out, 0), weight, ex.timer(self.fold));
         ex.complete(self.id);
     }
 

@@ -119,7 +119,7 @@ impl<In: Send, S: Stage<In>> StageNode<In, S> {
         let out_len = out_items.len();
         // Recorded before emitting: the emit may run downstream stages
         // inline (`Executor::run_or_schedule`), which is not this stage's time.
-        ex.record(self.id, in_len, out_len, started);
+        ex.record(self.id, (in_len, out_len), weight, started);
         match regroup {
             Some(state) => self.regrouped(ex, state, out_items, in_len, weight),
             None => {
