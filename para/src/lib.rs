@@ -114,7 +114,7 @@
 //! the worker's accumulator as the stage yields it, and no batch is written
 //! out between them. Both keep their rows in the [`Report`] (items in and
 //! out, batches); the loop's time is reported as the first stage's busy
-//! time, and a panic names the stage whose closure raised it. A function of
+//! time, and a panic's message names both stages. A function of
 //! your own named like one of these combinators goes in parentheses there
 //! (`=> (flat_map(n)) => fold(..)`), as with closure combinators.
 //!

@@ -6,6 +6,7 @@
 //! per batch; inside, every node is monomorphic over its item types and
 //! closure. The node kinds themselves live in `crate::nodes`.
 
+use crate::api::id::NodeId;
 use crate::exec::executor::Executor;
 use crate::exec::plan::NodePlan;
 use crate::sync::channel::Receiver;
@@ -46,6 +47,12 @@ pub(crate) trait Node: Send + Sync {
     fn flush_stalled(&self, ex: &mut Executor<'_, '_>) -> bool {
         let _ = ex;
         false
+    }
+    /// The fold this stage runs fused with, in one loop (`nodes::fold`):
+    /// a panic in this node may be the fold's `op`'s, so the failure
+    /// message names both.
+    fn fused_with(&self) -> Option<NodeId> {
+        None
     }
     /// How many items a source will yield, if it knows exactly (the
     /// progress line's ETA); `None` for other nodes.

@@ -226,8 +226,18 @@ impl<'g> Run<'g> {
             match culprit {
                 Culprit::Node(node) => {
                     let plan = self.plan(node);
+                    let fused = match self.node(node).fused_with() {
+                        Some(fold) => {
+                            let fold_plan = self.plan(fold);
+                            format!(
+                                ", run fused with '{}' ({} {fold})",
+                                fold_plan.label, fold_plan.kind
+                            )
+                        }
+                        None => String::new(),
+                    };
                     eprintln!(
-                        "para: stage '{}' ({} {node}) panicked; cancelling the run",
+                        "para: stage '{}' ({} {node}{fused}) panicked; cancelling the run",
                         plan.label, plan.kind
                     );
                 }

@@ -31,7 +31,9 @@
 //! when the input ends. Both stay nodes of the graph, with their labels,
 //! kinds and counters (items in and out, batches); the time of the fused
 //! loop is the first stage's, and the fold's own is next to none. A panic
-//! is blamed on the stage whose closure raised it.
+//! in the loop may come from either closure: the failure message names
+//! both stages (`Node::fused_with`). Telling them apart would take a mark
+//! around every `op` call, which cost a trivial fold a third of its time.
 
 use crate::api::id::NodeId;
 use crate::data::batch::{Batch, Tag};
@@ -39,11 +41,8 @@ use crate::data::inbox::Inbox;
 use crate::exec::executor::Executor;
 use crate::exec::node::Node;
 use crate::exec::plan::NodePlan;
-use crate::exec::run::Culprit;
 use crate::nodes::outlets::{notify_delivery, take_outlets, Outlets, Wire};
 use crate::sync::{lock, Arc, CachePadded, Mutex, OnceLock};
-use std::cell::Cell;
-use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 
 /// One accumulator's place: `None` until its thread folds an item.
 type Slot<A> = CachePadded<Mutex<Option<A>>>;
@@ -248,21 +247,9 @@ where
         } = batch;
         let n = items.len();
         let mut out = 0;
-        // Which closure a panic came from: the fold's `op` while it is set.
-        let in_op = Cell::new(false);
-        let folded = catch_unwind(AssertUnwindSafe(|| {
-            self.accumulators.fold_into(ex, &self.init, |acc| {
-                fused_batch(&self.pre, &self.op, acc, &mut items, &mut out, &in_op)
-            })
-        }));
-        if let Err(payload) = folded {
-            let culprit = if in_op.get() { self.fold } else { self.id };
-            // Re-raised under the culprit's name; the run is cancelled, as
-            // for any stage's panic, and this batch is not completed.
-            ex.run
-                .catch(Culprit::Node(culprit), || resume_unwind(payload));
-            return;
-        }
+        self.accumulators.fold_into(ex, &self.init, |acc| {
+            fused_batch(&self.pre, &self.op, acc, &mut items, &mut out)
+        });
         self.inbox.recycle(ex.worker_index(), items);
         ex.release(weight);
         ex.record(self.id, (n, out), weight, started);
@@ -277,11 +264,15 @@ where
     fn takes_handoff(&self) -> bool {
         true
     }
+
+    fn fused_with(&self) -> Option<NodeId> {
+        Some(self.fold)
+    }
 }
 
 /// Folds everything `pre` yields for the items of a batch into `acc`,
-/// counting the values in `out` and flagging `in_op` while `op` runs. Out
-/// of line for the reason [`fold_batch`] is.
+/// counting the values in `out`. Out of line for the reason [`fold_batch`]
+/// is.
 #[inline(never)]
 fn fused_batch<In, J: IntoIterator, A>(
     pre: &impl Fn(In) -> J,
@@ -289,15 +280,12 @@ fn fused_batch<In, J: IntoIterator, A>(
     mut acc: A,
     items: &mut Vec<In>,
     out: &mut usize,
-    in_op: &Cell<bool>,
 ) -> A {
     let mut count = 0;
     for item in items.drain(..) {
         for value in pre(item) {
             count += 1;
-            in_op.set(true);
             acc = op(acc, value);
-            in_op.set(false);
         }
     }
     *out = count;
