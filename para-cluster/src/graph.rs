@@ -630,30 +630,40 @@ impl<'s, 'a> ClusterGraph<'s, 'a> {
     }
 
     /// A sink on worker 0.
-    pub fn sink<T, R, F>(&mut self, from: ClusterPort<'s, T>, mut f: F) -> ClusterNode
+    pub fn sink<T, R, F>(&mut self, from: ClusterPort<'s, T>, f: F) -> ClusterNode
     where
         T: Item,
         F: FnMut(T) -> R + 'a,
     {
-        let node = ClusterNode(self.shared.node("sink"));
-        let kernel: Box<Kernel<'a, _, _>> = Box::new(sink_kernel(move |x| {
-            f(x);
-        }));
-        let port = self.operator(from, node, Place::Zero, kernel);
-        self.end(port)
+        self.serial_sink(from, "sink", Place::Zero, f)
     }
 
     /// An ordered sink on worker 0 (`#[ordered]`): items in source order.
-    pub fn ordered_sink<T, R, F>(&mut self, from: ClusterPort<'s, T>, mut f: F) -> ClusterNode
+    pub fn ordered_sink<T, R, F>(&mut self, from: ClusterPort<'s, T>, f: F) -> ClusterNode
     where
         T: Item,
         F: FnMut(T) -> R + 'a,
     {
-        let node = ClusterNode(self.shared.node("ordered sink"));
+        self.serial_sink(from, "ordered sink", Place::Ordered, f)
+    }
+
+    /// A sink of kind `kind` on worker 0, placed by `place`.
+    fn serial_sink<T, R, F>(
+        &mut self,
+        from: ClusterPort<'s, T>,
+        kind: &'static str,
+        place: Place,
+        mut f: F,
+    ) -> ClusterNode
+    where
+        T: Item,
+        F: FnMut(T) -> R + 'a,
+    {
+        let node = ClusterNode(self.shared.node(kind));
         let kernel: Box<Kernel<'a, _, _>> = Box::new(sink_kernel(move |x| {
             f(x);
         }));
-        let port = self.operator(from, node, Place::Ordered, kernel);
+        let port = self.operator(from, node, place, kernel);
         self.end(port)
     }
 
