@@ -238,30 +238,55 @@ impl<'r, 'g> Executor<'r, 'g> {
         self.run.crew.notify_work(self.spawn);
     }
 
-    /// Hands `batch` to node `target` through its inbox.
+    /// Hands `batch` to node `target` through its inbox, or straight to an
+    /// inline run of it: an unlimited parallel stage always, a limited
+    /// (serial or replicated) stage when one of its claim slots is idle, so
+    /// that a sink or a stateful stage behind a parallel one takes the batch
+    /// with no inbox round trip (a queue push and pop, and now and then the
+    /// queue's allocation of a block, per batch).
     pub(crate) fn deliver<T>(&mut self, target: NodeId, inbox: &Inbox<T>, batch: Batch<T>) {
         // Count the batch before it can be seen, so the target cannot drain
         // to zero while it is on its way.
         self.run.core(target).pending.add();
-        if self.run.node(target).takes_handoff() && self.may_inline(target) {
-            // Run the target here on this very batch: no inbox round trip.
-            // `slot` stays untouched in this frame until the inline run has
-            // returned and the handoff is cleared (the `handoff` invariant).
-            debug_assert!(self.handoff.is_empty(), "nested handoff");
-            let mut slot = Some(batch);
-            self.handoff = Handoff::to(inbox, &mut slot);
-            self.run_inline(Task::unclaimed(target));
-            self.handoff = Handoff::EMPTY;
-            let Some(batch) = slot else {
-                return;
-            };
-            // Not taken (the run was cancelled first): queue it as usual.
+        let node = self.run.node(target);
+        let task = if !self.may_inline(target) {
+            None
+        } else if node.takes_handoff() {
+            Some(Task::unclaimed(target))
+        } else {
+            node.claim_idle_slot().map(|slot| Task::new(target, slot))
+        };
+        let Some(task) = task else {
             inbox.push(batch);
-            self.schedule(Task::unclaimed(target));
+            node.on_delivered(self);
             return;
-        }
+        };
+        // Run the target here on this very batch. `slot` stays untouched in
+        // this frame until the inline run has returned and the handoff is
+        // cleared (the `handoff` invariant).
+        debug_assert!(self.handoff.is_empty(), "nested handoff");
+        let mut slot = Some(batch);
+        self.handoff = Handoff::to(inbox, &mut slot);
+        self.run_inline(task);
+        self.handoff = Handoff::EMPTY;
+        let Some(batch) = slot else {
+            return;
+        };
+        // Not taken (the run was cancelled first, or the stage panicked
+        // before it looked): queue it as usual.
         inbox.push(batch);
-        self.run.node(target).on_delivered(self);
+        if task.slot == NO_SLOT {
+            self.schedule(task);
+        } else {
+            node.on_delivered(self);
+        }
+    }
+
+    /// The batch handed to the holder of a claim slot of the node whose
+    /// inbox is `inbox` (see [`Executor::deliver`]), if one was: the holder
+    /// takes it before it drains the inbox.
+    pub(crate) fn handed_batch<T>(&mut self, inbox: &Inbox<T>) -> Option<Batch<T>> {
+        self.handoff.take(inbox)
     }
 
     /// Takes one more token of node `id` (a device job in flight, a part of

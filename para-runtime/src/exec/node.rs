@@ -35,6 +35,14 @@ pub(crate) trait Node: Send + Sync {
     fn takes_handoff(&self) -> bool {
         false
     }
+    /// For a limited stage: takes one of its idle claim slots for a task
+    /// that runs at once on a batch handed over directly (its holder takes
+    /// it with [`Executor::handed_batch`] before it drains the inbox), as
+    /// [`Slots::try_schedule_idle`](crate::protocol::claim::Slots) says.
+    /// `None` (the default): deliver through the inbox.
+    fn claim_idle_slot(&self) -> Option<usize> {
+        None
+    }
     /// All input has been consumed: emit whatever the stage still holds.
     fn finish(&self, ex: &mut Executor<'_, '_>) {
         let _ = ex;

@@ -140,7 +140,8 @@ fn path_depth(path: u64) -> u32 {
 }
 
 /// Drains the inbox of a limited stage while holding claim slot `slot`,
-/// handing each batch to `each`. Gives the worker back after
+/// handing each batch to `each` (first the batch handed over with the
+/// slot, if any: see `Executor::deliver`). Gives the worker back after
 /// [`DRAIN_BUDGET`] batches, rescheduling the slot.
 pub(crate) fn hold_slot<T>(
     ex: &mut Executor<'_, '_>,
@@ -151,8 +152,11 @@ pub(crate) fn hold_slot<T>(
     mut each: impl FnMut(&mut Executor<'_, '_>, Batch<T>),
 ) {
     let mut budget = DRAIN_BUDGET;
+    // A batch handed over by `Executor::deliver`, which claimed this slot
+    // for it, comes first.
+    let mut handed = ex.handed_batch(inbox);
     loop {
-        while let Some(batch) = inbox.pop() {
+        while let Some(batch) = handed.take().or_else(|| inbox.pop()) {
             each(ex, batch);
             // Saturating: the budget may run out while the inbox is empty,
             // and more batches arrive before the slot is released.

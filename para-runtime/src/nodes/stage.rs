@@ -302,6 +302,10 @@ impl<In: Send, S: Stage<In>> Node for StageNode<In, S> {
         self.slots.is_none()
     }
 
+    fn claim_idle_slot(&self) -> Option<usize> {
+        self.slots.as_ref()?.try_schedule_idle()
+    }
+
     fn finish(&self, ex: &mut Executor<'_, '_>) {
         if self.mode == StageMode::Regroup {
             self.flush_regroup(ex);

@@ -19,6 +19,10 @@
 //!   (the caller must schedule a task for that slot), or marks a `RUNNING` slot
 //!   `RUNNING_NOTIFIED`, or sees a slot already `SCHEDULED`/`RUNNING_NOTIFIED`;
 //!   in the last three cases some worker is bound to look at the inbox again.
+//! * A worker that may run the stage inline can instead take an `IDLE` slot
+//!   to `SCHEDULED` itself ([`Slots::try_schedule_idle`]) and run its task at
+//!   once on its batch, which then never enters the inbox; if no slot is
+//!   idle it delivers through the inbox as above.
 //! * The task of a `SCHEDULED` slot calls [`Slots::start`], drains the inbox,
 //!   and calls [`Slots::release`]: `RUNNING -> IDLE` succeeds only if no
 //!   batch was delivered meanwhile, else the slot goes back to `RUNNING` and
@@ -96,6 +100,21 @@ impl Slots {
             }
             crate::sync::spin_hint();
         }
+    }
+
+    /// Moves an idle slot to `SCHEDULED` for a task that runs at once on a
+    /// batch handed to it directly, not through the inbox, and returns it
+    /// (`None`: no slot is idle; deliver through the inbox and
+    /// [`Slots::notify`]). The task then runs as a notified one does: it
+    /// calls [`Slots::start`], processes the handed batch, drains the inbox
+    /// and releases. A batch delivered to the inbox meanwhile finds the slot
+    /// `SCHEDULED` or `RUNNING`, so the holder is bound to drain it.
+    pub(crate) fn try_schedule_idle(&self) -> Option<usize> {
+        self.states.iter().position(|state| {
+            state
+                .compare_exchange(IDLE, SCHEDULED, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+        })
     }
 
     /// Called by the task of slot `i` before draining.
@@ -214,25 +233,41 @@ mod loom_models {
             }
         }
 
+        /// Delivers `batch` as `Executor::deliver` does when it may run the
+        /// stage inline: straight to a holder run here if a slot is idle
+        /// (the batch never enters the inbox), else through the inbox.
+        fn deliver_inline(&self, batch: u32) {
+            match self.slots.try_schedule_idle() {
+                Some(i) => self.hold(i, Some(batch), usize::MAX),
+                None => self.deliver(batch),
+            }
+        }
+
         /// Runs one scheduled slot task, if any, as `node::hold_slot` does:
         /// drain, yielding the slot after `budget` batches if more remain.
-        fn run_one(&self, mut budget: usize) -> bool {
+        fn run_one(&self, budget: usize) -> bool {
             let Some(i) = lock(&self.tasks).pop() else {
                 return false;
             };
+            self.hold(i, None, budget);
+            true
+        }
+
+        /// The task of slot `i`: the handed batch first, then the inbox.
+        fn hold(&self, i: usize, mut handed: Option<u32>, mut budget: usize) {
             self.slots.start(i);
             loop {
-                while let Some(batch) = self.inbox.pop() {
+                while let Some(batch) = handed.take().or_else(|| self.inbox.pop()) {
                     lock(&self.drained).push(batch);
                     budget -= 1;
                     if budget == 0 && !self.inbox.is_empty() {
                         self.slots.yield_slot(i);
                         lock(&self.tasks).push(i);
-                        return true;
+                        return;
                     }
                 }
                 if self.slots.release(i) {
-                    return true;
+                    return;
                 }
             }
         }
@@ -303,6 +338,32 @@ mod loom_models {
             };
             holder.join().unwrap();
             producer.join().unwrap();
+            stage.check(&[1, 2, 3]);
+        });
+    }
+
+    /// Two workers hand their batches straight to a serial stage (each runs
+    /// the holder itself when the slot is idle) while a third delivers
+    /// through the inbox and a fourth runs whatever task is scheduled:
+    /// every batch is drained exactly once, and the slot ends idle.
+    #[test]
+    fn handed_batches_and_queued_ones_are_each_drained_once() {
+        model(|| {
+            let stage = Stage::new(1);
+            let inline = |batch: u32| {
+                let stage = stage.clone();
+                thread::spawn(move || stage.deliver_inline(batch))
+            };
+            let a = inline(1);
+            let b = inline(2);
+            stage.deliver(3);
+            let worker = {
+                let stage = stage.clone();
+                thread::spawn(move || while stage.run_one(usize::MAX) {})
+            };
+            a.join().unwrap();
+            b.join().unwrap();
+            worker.join().unwrap();
             stage.check(&[1, 2, 3]);
         });
     }
