@@ -294,6 +294,14 @@ fn variant_rows(w: &dyn Workload, sequential: f64, sink: f64, times: &[f64]) -> 
                 per_item(t),
                 per_item(reference)
             ),
+            Variant::SerialSource(k) => format!(
+                "{} through one iterator with no runtime: {} {} per item, {ratio:.2}x Para's ({}); \
+                 {k} items of 4 KiB per grab (no bar)",
+                w.id(),
+                variant.name(),
+                per_item(t),
+                per_item(reference)
+            ),
             Variant::Pariter | Variant::RayonParBridge => format!(
                 "{} as an iterator: {against} {:.2}x the time per item of {} ({}) (no bar)",
                 w.id(),

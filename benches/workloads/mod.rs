@@ -99,6 +99,11 @@ pub enum Variant {
     /// W7 with a plain counting sink (every word through one serial stage)
     /// instead of Para's `fold` and a merging sink.
     ParaCountingSink,
+    /// W6 and W6b as the least any pipeline with a serial source can cost:
+    /// no runtime, no queue; each of the threads takes the source's lock,
+    /// reads `k` items, lets go, sums and frees them, with `k` = 16 (64 KiB
+    /// of buffers, under glibc's trim threshold) or 64 (256 KiB, over it).
+    SerialSource(usize),
 }
 
 impl Variant {
@@ -110,6 +115,9 @@ impl Variant {
             Variant::Pariter => "pariter",
             Variant::RayonParBridge => "rayon-par-bridge",
             Variant::ParaCountingSink => "para-counting-sink",
+            Variant::SerialSource(16) => "serial-source-16",
+            Variant::SerialSource(64) => "serial-source-64",
+            Variant::SerialSource(_) => "serial-source",
         }
     }
 
@@ -118,7 +126,10 @@ impl Variant {
     /// Para's ordered stream for the iterator alternatives.
     pub fn compared_with(self) -> Option<Variant> {
         match self {
-            Variant::ParaStream | Variant::ParaOrderedStream | Variant::ParaCountingSink => None,
+            Variant::ParaStream
+            | Variant::ParaOrderedStream
+            | Variant::ParaCountingSink
+            | Variant::SerialSource(_) => None,
             Variant::Pariter | Variant::RayonParBridge => Some(Variant::ParaOrderedStream),
         }
     }

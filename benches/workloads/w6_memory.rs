@@ -10,8 +10,8 @@
 //! the sequential loop) and sums into `u32`, so what it measures is the cost
 //! of moving large items between workers (cache, allocator arenas).
 
-use super::Workload;
 use super::{batch_channel, item_channel, rayon_pool, scaled, send_batches, spawn_stage};
+use super::{Variant, Workload};
 use para::prelude::*;
 use rayon::prelude::*;
 use std::hint::black_box;
@@ -170,4 +170,50 @@ impl<P: Producer> Workload for Memory<P> {
         pipeline!(threads = threads, (0..self.n).map(P::fresh) => |v| P::byte_sum(&v) => |s| sum += s);
         sum
     }
+
+    fn variants(&self) -> &'static [Variant] {
+        &[Variant::SerialSource(16), Variant::SerialSource(64)]
+    }
+
+    fn run_variant(&self, variant: Variant, threads: usize) -> u64 {
+        match variant {
+            Variant::SerialSource(k) => serial_source::<P>(self.n, threads, k),
+            other => panic!("{} has no {} variant", P::ID, other.name()),
+        }
+    }
+}
+
+/// The floor under every pipeline whose source is one iterator
+/// (`Variant::SerialSource`): `threads` threads share `(0..n).map(fresh)`
+/// behind a lock, each takes `k` items at a time, then sums and frees them
+/// on its own. Nothing else runs: no queue, no scheduler, no allocation
+/// but the items'. A thread that finds the lock taken spins on it (it is
+/// held for `k` items' making, a few µs), as a pipeline's idle worker does.
+fn serial_source<P: Producer>(n: u64, threads: usize, k: usize) -> u64 {
+    let source = std::sync::Mutex::new((0..n).map(P::fresh));
+    let total = std::sync::atomic::AtomicU64::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| {
+                let mut taken: Vec<Vec<u8>> = Vec::with_capacity(k);
+                let mut sum = 0u64;
+                loop {
+                    let mut items = loop {
+                        if let Ok(items) = source.try_lock() {
+                            break items;
+                        }
+                        std::hint::spin_loop();
+                    };
+                    taken.extend(items.by_ref().take(k));
+                    drop(items);
+                    if taken.is_empty() {
+                        break;
+                    }
+                    sum += taken.drain(..).map(|v| P::byte_sum(&v)).sum::<u64>();
+                }
+                total.fetch_add(sum, std::sync::atomic::Ordering::Relaxed);
+            });
+        }
+    });
+    total.into_inner()
 }
