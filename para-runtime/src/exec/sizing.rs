@@ -15,10 +15,11 @@
 //! ceiling, [`TARGET_BATCH_NS`] (50 µs: scheduling, a few hundred ns per
 //! batch, is then a small fraction), and may halve down to [`LEVELS`] - 1
 //! times (about 3 µs). Time alone cannot tell what a batch of large items
-//! costs beyond its own stages: a batch of 4 KiB buffers made by one worker
-//! and freed by another, sized for 50 µs, holds hundreds of them, more than
-//! a core's L2, so every stage after the source misses the cache and the
-//! allocator moves memory between threads. A smaller batch stays in cache.
+//! costs beyond its own stages: a batch of 4 KiB buffers sized for 50 µs
+//! holds hundreds of them, more than a core's L2, and once they are freed
+//! together glibc gives the top of the heap back to the kernel (its trim
+//! threshold is 128 KiB) and the next batch faults it back in
+//! (benches/README.md, the allocator study). A smaller batch avoids both.
 //! So the source measures items per second over windows of about
 //! [`WINDOW_NS`] of work per thread, now and then tries the neighbouring
 //! target for one window, and moves there when it was faster by more than
