@@ -185,6 +185,23 @@ mod tests {
     }
 
     #[test]
+    fn an_idle_slot_is_scheduled_for_a_handed_batch() {
+        let slots = Slots::new(2);
+        assert_eq!(slots.try_schedule_idle(), Some(0));
+        // A delivery meanwhile takes the other idle slot, then is covered.
+        assert_eq!(slots.notify(), Notify::Schedule(1));
+        assert_eq!(slots.try_schedule_idle(), None);
+        assert_eq!(slots.notify(), Notify::Covered);
+        // The handed batch's task runs as a notified one does: a delivery
+        // while it runs makes it drain again before it lets go.
+        slots.start(0);
+        assert_eq!(slots.notify(), Notify::Covered);
+        assert!(!slots.release(0), "the new delivery must be drained");
+        assert!(slots.release(0));
+        assert_eq!(slots.try_schedule_idle(), Some(0));
+    }
+
+    #[test]
     fn replicated_slots_wake_up_to_n() {
         let slots = Slots::new(2);
         assert_eq!(slots.notify(), Notify::Schedule(0));
