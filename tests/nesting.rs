@@ -171,3 +171,57 @@ fn a_panic_in_a_nested_run_reaches_the_caller() {
         }
     }
 }
+
+/// A serial stage and a replicated one behind a parallel stage take their
+/// batches straight from the worker when a slot is idle (`Executor::deliver`).
+/// Inside a stage of another pipeline and inside a rayon job, at 1 and 8
+/// threads with capacity 2: every item arrives once, and a panic in the
+/// inner serial stage reaches the outer caller with its payload.
+#[test]
+fn handed_over_serial_stages_nested_and_panicking() {
+    let inner = |x: u64, threads: usize, fail: bool| {
+        let mut h = 0u64;
+        let mut s = 0u64;
+        pipeline!(threads = threads, capacity = 2,
+            0..100u64 => |y| y + x
+            => #[serial] |y| {
+                if fail && x == 17 && y == 67 {
+                    panic!("serial {x}");
+                }
+                h = h.wrapping_mul(31).wrapping_add(y);
+                y
+            }
+            => #[replicate(2)] |y| y
+            => |y| s += y);
+        s
+    };
+    watched("handed-over serial stages", |_| {
+        for threads in [1, 8] {
+            let mut total = 0u64;
+            pipeline!(threads = threads, capacity = 2,
+                0..40u64 => |x| inner(x, threads, false) => |s| total += s);
+            assert_eq!(total, EXPECTED, "in a stage, threads {threads}");
+            let total: u64 = (0..40u64)
+                .into_par_iter()
+                .map(|x| inner(x, threads, false))
+                .sum();
+            assert_eq!(total, EXPECTED, "in a rayon job, threads {threads}");
+        }
+    });
+    for threads in [1, 8] {
+        let what = format!("panic in a handed-over serial stage, threads {threads}");
+        let caught = watchdog(&what, || {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let mut total = 0u64;
+                pipeline!(threads = threads, capacity = 2,
+                    0..40u64 => |x| inner(x, threads, true) => |s| total += s);
+            }))
+        });
+        let payload = caught.expect_err("the inner serial stage panicked");
+        assert_eq!(
+            payload.downcast_ref::<String>().map(String::as_str),
+            Some("serial 17"),
+            "{what}"
+        );
+    }
+}
