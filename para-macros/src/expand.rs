@@ -188,7 +188,22 @@ fn node_stmts(model: &Model, id: usize) -> TokenStream {
         return out;
     }
     let fused = fused_fold(model, id);
-    let mut out = if let Some(fold) = fused {
+    let fused_tail = fused_map(model, id);
+    let mut out = if let Some(tail) = fused_tail {
+        // This map and the one after it, built as one loop: the second's
+        // port comes out here, and its own statements only name it.
+        let port = input_port(model, id);
+        let tail_port = port_var(tail);
+        let (first, second) = (unparen(&node.body), unparen(&model.nodes[tail].body));
+        quote_spanned! {span=>
+            let #input = #port;
+            let (#node_id, #tail_port) = #g.map_then(#input, #first, #second);
+        }
+    } else if model.nodes[id].inputs.len() == 1
+        && fused_map(model, model.nodes[id].inputs[0]) == Some(id)
+    {
+        quote_spanned!(span=> let #node_id = #port.node();)
+    } else if let Some(fold) = fused {
         // This stage and the fold after it, built as one loop: the fold's
         // port comes out here, and the fold's own statements only name it.
         let port = input_port(model, id);
@@ -231,8 +246,9 @@ fn node_stmts(model: &Model, id: usize) -> TokenStream {
         out.extend(quote_spanned!(n.span()=> #g.replicate(#node_id, #n);));
     }
     match node.consumers.len() {
-        // A fused stage's one consumer is its fold, which has no input port.
-        _ if fused.is_some() => {}
+        // A fused stage's one consumer is its fold or second map, which has
+        // no input port.
+        _ if fused.is_some() || fused_tail.is_some() => {}
         0 => {}
         1 => {
             let out0 = out_var(id, 0);
@@ -261,18 +277,6 @@ fn node_stmts(model: &Model, id: usize) -> TokenStream {
 /// stage's output is never written out as a batch.
 fn fused_fold(model: &Model, id: usize) -> Option<usize> {
     let node = &model.nodes[id];
-    let plain = |n: &Node| {
-        !n.dead && !n.is_source && n.fallible.is_none() && n.yield_expr().is_none() && {
-            let a = &n.attrs;
-            a.ordered.is_none()
-                && a.serial.is_none()
-                && a.parallel.is_none()
-                && a.split.is_none()
-                && a.replicate.is_none()
-                && a.priority.is_none()
-                && a.gpu.is_none()
-        }
-    };
     let &[fold] = node.consumers.as_slice() else {
         return None;
     };
@@ -283,6 +287,47 @@ fn fused_fold(model: &Model, id: usize) -> Option<usize> {
         && fused_pre(&node.body).is_some()
         && call_named(&fold_node.body, "fold", 2).is_some();
     fusable.then_some(fold)
+}
+
+/// Whether node `n` is a stage with no attribute, no `?` and no `yield`,
+/// which a fusion may run in one loop with its neighbour.
+fn plain(n: &Node) -> bool {
+    !n.dead && !n.is_source && n.fallible.is_none() && n.yield_expr().is_none() && {
+        let a = &n.attrs;
+        a.ordered.is_none()
+            && a.serial.is_none()
+            && a.parallel.is_none()
+            && a.split.is_none()
+            && a.replicate.is_none()
+            && a.priority.is_none()
+            && a.gpu.is_none()
+    }
+}
+
+/// The map that map `id` is fused with, if any (`Graph::map_then`): two
+/// plain closure stages in a row that are neither sinks nor fused with a
+/// fold, the first's only consumer being the second and the second's only
+/// input the first. Along a chain of maps, pairs are taken from the front
+/// (`a => b => c => d` fuses `a` with `b` and `c` with `d`).
+fn fused_map(model: &Model, id: usize) -> Option<usize> {
+    let is_map =
+        |n: &Node| plain(n) && !n.is_sink() && matches!(unparen(&n.body), Expr::Closure(_));
+    let node = &model.nodes[id];
+    let &[tail] = node.consumers.as_slice() else {
+        return None;
+    };
+    let tail_node = &model.nodes[tail];
+    let pair = is_map(node)
+        && is_map(tail_node)
+        && tail_node.inputs == [id]
+        && fused_fold(model, id).is_none()
+        && fused_fold(model, tail).is_none();
+    // A map that is already the second of a pair starts none.
+    let taken = || match node.inputs.as_slice() {
+        &[up] => fused_map(model, up) == Some(id),
+        _ => false,
+    };
+    (pair && !taken()).then_some(tail)
 }
 
 /// The per-item stage of a fusable pair: a map closure (`None`), or the

@@ -15,6 +15,7 @@ use crate::exec::scheduler::{run_to_end, Launch};
 use crate::nodes::device::{DeviceNode, ExclusiveBody, SharedBody};
 use crate::nodes::feed::{Feed, FeedNode};
 use crate::nodes::fold::{Accumulators, FoldNode, FusedFoldNode};
+use crate::nodes::fused_map::FusedMapTail;
 use crate::nodes::outlets::{Edge, Wire};
 use crate::nodes::source::{IterSupply, SourceNode, SplitSupply};
 use crate::nodes::stage::StageNode;
@@ -293,6 +294,50 @@ impl<'a> Graph<'a> {
         F: Fn(T) -> U + Send + Sync + 'a,
     {
         self.add_stage(from, MapFn(f), "map")
+    }
+
+    /// Two parallel maps, `f` then `g`, run as one loop: each item goes
+    /// through `g(f(x))` with no batch written out in between (what
+    /// `pipeline!` builds for two closure stages in a row, `|x| .. => |y|
+    /// ..`; see the runtime's `nodes::fused_map`). Both stay nodes of the
+    /// graph, with their own labels and counters; the time of the loop is
+    /// reported as the first's. Returns the first map's node and the second
+    /// map's port.
+    ///
+    /// ```
+    /// let mut total = 0u64;
+    /// let mut g = para::Graph::new();
+    /// let numbers = g.source(1..=4u64);
+    /// let (double, squares) = g.map_then(numbers, |x: u64| x * 2, |y: u64| y * y);
+    /// g.sink(squares, |s| total += s);
+    /// let report = g.run();
+    /// assert_eq!(total, 4 + 16 + 36 + 64);
+    /// assert_eq!(report.nodes()[double.index()].items_out(), 4);
+    /// assert_eq!(report.nodes()[double.index() + 1].items_in(), 4);
+    /// ```
+    pub fn map_then<T, U, V, F, G>(&mut self, from: Port<T>, f: F, g: G) -> (NodeId, Port<V>)
+    where
+        T: Send + 'a,
+        U: Send + 'a,
+        V: Send + 'a,
+        F: Fn(T) -> U + Send + Sync + 'a,
+        G: Fn(U) -> V + Send + Sync + 'a,
+    {
+        let first = self.push_spec("map", Role::Stage(StageMode::Parallel));
+        let inbox = Arc::new(Inbox::new());
+        self.connect(from, first, &inbox);
+        // The second map's node: the edge into it keeps the graph's shape
+        // (and its completion order), though no batch ever travels along it.
+        let second = self.push_spec("map", Role::Stage(StageMode::Parallel));
+        let unused: Arc<Inbox<U>> = Arc::new(Inbox::new());
+        self.connect(Port::single(first, Wire::default()), second, &unused);
+        let wire = Wire::default();
+        let both = MapFn(move |x| g(f(x)));
+        self.nodes.push(Box::new(
+            StageNode::new(first, both, inbox, wire.clone()).fused_with_map(second),
+        ));
+        self.nodes.push(Box::new(FusedMapTail::new(second)));
+        (first, Port::single(second, wire))
     }
 
     /// A closure stage run by one worker at a time (`mode` serial or

@@ -56,9 +56,10 @@ pub(crate) trait Node: Send + Sync {
         let _ = ex;
         false
     }
-    /// The fold this stage runs fused with, in one loop (`nodes::fold`):
-    /// a panic in this node may be the fold's `op`'s, so the failure
-    /// message names both.
+    /// The node this stage runs fused with, in one loop: the fold after it
+    /// (`nodes::fold`) or the second map of a pair (`nodes::fused_map`). A
+    /// panic in this node may be the other's, so the failure message names
+    /// both.
     fn fused_with(&self) -> Option<NodeId> {
         None
     }

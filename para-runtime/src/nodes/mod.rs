@@ -10,6 +10,8 @@
 //! * `fold`: `fold(init, op)`, a parallel stage with one accumulator per
 //!   worker slot, and a per-item stage fused with the fold after it (one
 //!   loop, no batch in between);
+//! * `fused_map`: the second map of a pair of maps run as one loop by
+//!   the first's node (a `StageNode`), so no batch is written in between;
 //! * `stream`: the `yield` node and the [`Stream`](crate::Stream) its
 //!   consumer iterates, with the soundness argument of background runs;
 //! * `outlets`: the typed edges every node emits through, and the
@@ -21,6 +23,7 @@
 pub(crate) mod device;
 pub(crate) mod feed;
 pub(crate) mod fold;
+pub(crate) mod fused_map;
 pub(crate) mod outlets;
 pub(crate) mod source;
 pub(crate) mod stage;

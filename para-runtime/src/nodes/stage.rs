@@ -55,6 +55,9 @@ pub(crate) struct StageNode<In, S: Stage<In>> {
     serial: Mutex<SerialState<In>>,
     forward_empty: bool,
     track_origin: bool,
+    /// The second map of a fused pair (see `nodes::fused_map`), whose
+    /// counters this node keeps too: it emits through that map's wire.
+    tail: Option<NodeId>,
 }
 
 impl<In, S: Stage<In>> StageNode<In, S> {
@@ -74,7 +77,16 @@ impl<In, S: Stage<In>> StageNode<In, S> {
             }),
             forward_empty: false,
             track_origin: false,
+            tail: None,
         }
+    }
+
+    /// This node runs a fused pair of maps (`nodes::fused_map`): `stage`
+    /// is both maps in one, and `tail` the second map's node, whose wire
+    /// this node was given.
+    pub(crate) fn fused_with_map(mut self, tail: NodeId) -> Self {
+        self.tail = Some(tail);
+        self
     }
 }
 
@@ -120,6 +132,11 @@ impl<In: Send, S: Stage<In>> StageNode<In, S> {
         // Recorded before emitting: the emit may run downstream stages
         // inline (`Executor::run_or_schedule`), which is not this stage's time.
         ex.record(self.id, (in_len, out_len), weight, started);
+        if let Some(tail) = self.tail {
+            // A fused map's items passed through both maps (1:1), in the
+            // time recorded above.
+            ex.record(tail, (out_len, out_len), weight, ex.timer(tail));
+        }
         match regroup {
             Some(state) => self.regrouped(ex, state, out_items, in_len, weight),
             None => {
@@ -304,6 +321,10 @@ impl<In: Send, S: Stage<In>> Node for StageNode<In, S> {
 
     fn claim_idle_slot(&self) -> Option<usize> {
         self.slots.as_ref()?.try_schedule_idle()
+    }
+
+    fn fused_with(&self) -> Option<NodeId> {
+        self.tail
     }
 
     fn finish(&self, ex: &mut Executor<'_, '_>) {
