@@ -41,6 +41,11 @@ pub(crate) struct Executor<'r, 'g> {
     holding_slot: bool,
     /// A batch handed straight to a stage run inline (see `handoff`).
     handoff: Handoff,
+    /// The node running inline on a handed batch that was not counted in
+    /// its `pending` (see [`Executor::deliver`]): the first
+    /// [`Executor::complete`] of that node on this thread gives back
+    /// nothing.
+    uncounted: Option<NodeId>,
     /// This thread's worker index (`None`: a device lane or the caller).
     worker: Option<usize>,
     /// Starts a worker job for a reserved slot (workers only: a job of the
@@ -138,6 +143,7 @@ impl<'r, 'g> Executor<'r, 'g> {
             inline_depth: 0,
             holding_slot: false,
             handoff: Handoff::EMPTY,
+            uncounted: None,
             worker: None,
             spawn: None,
             watch: None,
@@ -244,10 +250,17 @@ impl<'r, 'g> Executor<'r, 'g> {
     /// that a sink or a stateful stage behind a parallel one takes the batch
     /// with no inbox round trip (a queue push and pop, and now and then the
     /// queue's allocation of a block, per batch).
+    ///
+    /// A batch handed over is not counted in the target's `pending` when
+    /// the target is done with it before its inline run returns (every
+    /// stage but an ordered one, which may keep it in its reorder buffer):
+    /// the emitter holds a token of its own node meanwhile, whose edge into
+    /// the target keeps the target from finishing, just as the batch's
+    /// token would. That saves two writes of a counter the other workers
+    /// write too (a cache line moved between cores twice per batch per
+    /// stage). The target's one `complete` for the batch then gives back
+    /// nothing ([`Executor::complete`], `uncounted`).
     pub(crate) fn deliver<T>(&mut self, target: NodeId, inbox: &Inbox<T>, batch: Batch<T>) {
-        // Count the batch before it can be seen, so the target cannot drain
-        // to zero while it is on its way.
-        self.run.core(target).pending.add();
         let node = self.run.node(target);
         let task = if !self.may_inline(target) {
             None
@@ -257,23 +270,35 @@ impl<'r, 'g> Executor<'r, 'g> {
             node.claim_idle_slot().map(|slot| Task::new(target, slot))
         };
         let Some(task) = task else {
+            // Count the batch before it can be seen, so the target cannot
+            // drain to zero while it is on its way.
+            self.run.core(target).pending.add();
             inbox.push(batch);
             node.on_delivered(self);
             return;
         };
+        let counted = self.run.plan(target).ordered_input;
+        if counted {
+            self.run.core(target).pending.add();
+        }
         // Run the target here on this very batch. `slot` stays untouched in
         // this frame until the inline run has returned and the handoff is
         // cleared (the `handoff` invariant).
         debug_assert!(self.handoff.is_empty(), "nested handoff");
         let mut slot = Some(batch);
         self.handoff = Handoff::to(inbox, &mut slot);
+        let outer = std::mem::replace(&mut self.uncounted, (!counted).then_some(target));
         self.run_inline(task);
+        let unused = std::mem::replace(&mut self.uncounted, outer) == Some(target);
         self.handoff = Handoff::EMPTY;
         let Some(batch) = slot else {
             return;
         };
         // Not taken (the run was cancelled first, or the stage panicked
-        // before it looked): queue it as usual.
+        // before it looked): queue it as usual, counted now.
+        if unused {
+            self.run.core(target).pending.add();
+        }
         inbox.push(batch);
         if task.slot == NO_SLOT {
             self.schedule(task);
@@ -297,6 +322,12 @@ impl<'r, 'g> Executor<'r, 'g> {
 
     /// Gives back one token of node `id`; finishes and closes it at zero.
     pub(crate) fn complete(&mut self, id: NodeId) {
+        if self.uncounted == Some(id) {
+            // The batch handed to this inline run was not counted (see
+            // `deliver`): nothing to give back.
+            self.uncounted = None;
+            return;
+        }
         match self.run.core(id).pending.complete() {
             Completion::Continue => {}
             Completion::Finish => self.finish(id),

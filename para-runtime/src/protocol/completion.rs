@@ -5,7 +5,11 @@
 //!
 //! Every node has a `pending` counter: one token per open upstream edge (a
 //! source holds one production token instead), plus one per batch delivered
-//! to it and not yet processed, plus one per device job in flight. When it
+//! to it and not yet processed, plus one per device job in flight. A batch
+//! handed straight to an inline run of its stage, which is done with it
+//! before the run returns, is the one exception: it is not counted, as the
+//! emitter holds a token of its own node all along, and its node's edge
+//! keeps the stage from draining (`Executor::deliver`). When it
 //! drops to zero the node's input is over: the thread that saw the zero calls
 //! `finish` once (holding a token of its own meanwhile, so whatever `finish`
 //! emits is counted), and when it reaches zero again the node is *closed*,
