@@ -132,6 +132,25 @@
 //! assert_eq!(report.node("count").unwrap().items_in(), 6);
 //! ```
 //!
+//! Two closure maps in a row (the first's only consumer, with no attribute
+//! or `?` on either, the second not a sink) run fused the same way
+//! ([`Graph::map_then`]): each item goes through both closures before the
+//! next, as in rayon's `map(f).map(g)`, so a large item made by the first
+//! is consumed by the second while it is in cache. Chains pair up from the
+//! front; both maps keep their rows in the report.
+//!
+//! ```
+//! use para::prelude::*;
+//! let mut total = 0u64;
+//! let report = pipeline!(threads = 2,
+//!     #[split] 0..1000u64 => 'make: |i| vec![i as u8; 4096]
+//!         => 'sum: |v: Vec<u8>| v.iter().map(|&b| u64::from(b)).sum::<u64>()
+//!         => |s| total += s);
+//! assert_eq!(total, (0..1000u64).map(|i| 4096 * (i % 256)).sum::<u64>());
+//! assert_eq!(report.node("make").unwrap().items_out(), 1000);
+//! assert_eq!(report.node("sum").unwrap().items_in(), 1000);
+//! ```
+//!
 //! ```
 //! use para::prelude::*;
 //! fn square(x: u64) -> u64 { x * x }
