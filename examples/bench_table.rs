@@ -97,36 +97,38 @@ fn vm_hwm_kib() -> u64 {
         .expect("VmHWM value in kB")
 }
 
-/// The memory child: runs one implementation of W6 or W6b once at N items;
-/// prints its checksum and VmHWM.
+/// The memory child: runs one implementation or variant of W6 or W6b once
+/// at N items; prints its checksum and VmHWM.
 fn w6_child(args: &[String]) {
-    let [id, imp, n, threads] = args else {
-        panic!("{W6_CHILD} W6|W6b IMPL N THREADS")
+    let [id, name, n, threads] = args else {
+        panic!("{W6_CHILD} W6|W6b IMPL|VARIANT N THREADS")
     };
-    let imp = Impl::parse(imp).expect("implementation name");
     let w = w6_memory::with_items(id, n.parse().expect("N")).expect("W6 or W6b");
-    let checksum = w.run(imp, threads.parse().expect("THREADS"));
+    let threads = threads.parse().expect("THREADS");
+    let checksum = match Impl::parse(name) {
+        Some(imp) => w.run(imp, threads),
+        None => {
+            let variant = w.variants().iter().find(|v| v.name() == name);
+            w.run_variant(
+                *variant.expect("an implementation or variant name"),
+                threads,
+            )
+        }
+    };
     println!("{checksum} {}", vm_hwm_kib());
 }
 
-/// Runs the memory child of workload `id` (W6 or W6b) for `imp` at `n`
-/// items: (checksum, VmHWM in KiB).
-fn w6_peak(id: &str, imp: Impl, n: u64, threads: usize) -> (u64, u64) {
+/// Runs the memory child of workload `id` (W6 or W6b) for the
+/// implementation or variant `name` at `n` items: (checksum, VmHWM in KiB).
+fn w6_peak(id: &str, name: &str, n: u64, threads: usize) -> (u64, u64) {
     let exe = std::env::current_exe().expect("current executable");
     let out = Command::new(exe)
-        .args([
-            W6_CHILD,
-            id,
-            imp.name(),
-            &n.to_string(),
-            &threads.to_string(),
-        ])
+        .args([W6_CHILD, id, name, &n.to_string(), &threads.to_string()])
         .output()
         .expect("start the memory child");
     assert!(
         out.status.success(),
-        "{id} child {} N={n} failed: {}",
-        imp.name(),
+        "{id} child {name} N={n} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     let text = String::from_utf8(out.stdout).expect("utf-8");
@@ -214,12 +216,14 @@ fn measure_variants(
     threads: usize,
     runs: usize,
     checksum: u64,
-) -> (f64, Vec<f64>) {
+    also: Option<Impl>,
+) -> (f64, Vec<f64>, Option<f64>) {
     // One untimed run each (the sink version had its own in `measure`).
     workloads::agreed_variants(w, threads, checksum);
     let variants = w.variants();
     let mut sink = Vec::with_capacity(runs);
     let mut times = vec![Vec::with_capacity(runs); variants.len()];
+    let mut also_times = Vec::with_capacity(runs);
     for _ in 0..runs {
         sink.push(time_per_item(w, Impl::Para.name(), checksum, || {
             w.run(Impl::Para, threads)
@@ -229,8 +233,14 @@ fn measure_variants(
                 w.run_variant(variant, threads)
             }));
         }
+        if let Some(imp) = also {
+            also_times.push(time_per_item(w, imp.name(), checksum, || {
+                w.run(imp, threads)
+            }));
+        }
     }
-    (median(sink), times.into_iter().map(median).collect())
+    let also = also.map(|_| median(also_times));
+    (median(sink), times.into_iter().map(median).collect(), also)
 }
 
 /// The rows and bar lines of one workload's variants.
@@ -239,10 +249,27 @@ struct VariantRows {
     bars: Vec<String>,
 }
 
+/// What the variants' bar lines need from the main table.
+struct VariantContext {
+    /// The best alternative of the main table (by its median there) and
+    /// its median time per item, measured again round-robin with the
+    /// variants where one is judged against it.
+    best_alternative: (f64, &'static str),
+    /// `para-split`'s VmHWM (KiB) at N and 10 N (W6 and W6b).
+    split_peaks: Option<(u64, u64)>,
+}
+
 /// The variant table's rows for `w`: Para's own version, then every
 /// variant with its ratio to what it is compared with, and the bar lines
-/// (the streams: within 2% of the sink version where the sink is ordered).
-fn variant_rows(w: &dyn Workload, sequential: f64, sink: f64, times: &[f64]) -> VariantRows {
+/// (the streams: within 2% of the sink version where the sink is ordered;
+/// `para-split`: W6's bars, against the main table's best alternative).
+fn variant_rows(
+    w: &dyn Workload,
+    sequential: f64,
+    sink: f64,
+    times: &[f64],
+    context: &VariantContext,
+) -> VariantRows {
     let variants = w.variants();
     let sink_name = if variants.contains(&Variant::ParaOrderedStream) {
         "para (ordered sink)"
@@ -302,6 +329,25 @@ fn variant_rows(w: &dyn Workload, sequential: f64, sink: f64, times: &[f64]) -> 
                 per_item(t),
                 per_item(reference)
             ),
+            Variant::ParaSplit => {
+                let (at_n, at_10n) = context.split_peaks.expect("measured for para-split");
+                let (best, name) = context.best_alternative;
+                format!(
+                    "{} with the items made on the workers (as rayon's): para-split (`#[split]` \
+                     source, producer and byte sum fused) {} per item, {ratio:.2}x Para's serial \
+                     source ({}); VmHWM {} at N, {} at 10 N (bar: the same: {}); {:.2}x the best \
+                     alternative ({name}, {} in the same rounds) (bar: at most 1.00x: {})",
+                    w.id(),
+                    per_item(t),
+                    per_item(reference),
+                    mib(at_n),
+                    mib(at_10n),
+                    Bar::met(at_10n as f64 <= at_n as f64 * 1.1),
+                    t / best,
+                    per_item(best),
+                    Bar::met(t <= best)
+                )
+            }
             Variant::Pariter | Variant::RayonParBridge => format!(
                 "{} as an iterator: {against} {:.2}x the time per item of {} ({}) (no bar)",
                 w.id(),
@@ -376,12 +422,12 @@ fn main() {
         }
 
         let sequential = times[0];
-        let best_alternative = Impl::ALL
+        let (best_alternative, best_name) = Impl::ALL
             .into_iter()
             .zip(&times)
             .filter(|(imp, _)| imp.is_alternative())
-            .map(|(_, &t)| t)
-            .fold(f64::INFINITY, f64::min);
+            .map(|(imp, &t)| (t, imp.name()))
+            .fold((f64::INFINITY, ""), |a, b| if b.0 < a.0 { b } else { a });
         let mut notes = vec![String::new(); Impl::ALL.len()];
         if w.id() == "W5" {
             let bound = Stateful::bound_ns(args.threads, cores);
@@ -395,14 +441,14 @@ fn main() {
             ));
         }
         let para = times[Impl::ALL.len() - 1];
-        let para_peaks = if w6_memory::IDS.contains(&w.id()) {
+        let (para_peaks, checksum_10n) = if w6_memory::IDS.contains(&w.id()) {
             let (id, n) = (w.id(), w.items());
             let mut reference_10n = None;
             let mut para_peaks = (0, 0);
             for (note, imp) in notes.iter_mut().zip(Impl::ALL) {
                 eprintln!("  {id} peak memory: {} at N and 10 N ...", imp.name());
-                let (sum_n, peak_n) = w6_peak(id, imp, n, args.threads);
-                let (sum_10n, peak_10n) = w6_peak(id, imp, 10 * n, args.threads);
+                let (sum_n, peak_n) = w6_peak(id, imp.name(), n, args.threads);
+                let (sum_10n, peak_10n) = w6_peak(id, imp.name(), 10 * n, args.threads);
                 assert_eq!(sum_n, checksum, "{id} child {}: checksum", imp.name());
                 assert_eq!(
                     *reference_10n.get_or_insert(sum_10n),
@@ -415,9 +461,9 @@ fn main() {
                     para_peaks = (peak_n, peak_10n);
                 }
             }
-            Some(para_peaks)
+            (Some(para_peaks), reference_10n)
         } else {
-            None
+            (None, None)
         };
         let bar = Bar {
             id: w.id(),
@@ -442,10 +488,31 @@ fn main() {
         }
         if !w.variants().is_empty() {
             eprintln!("  {} variants ...", w.id());
-            let (sink, variant_times) =
-                measure_variants(w.as_ref(), args.threads, args.runs, checksum);
+            // A variant judged against the best alternative (`para-split`)
+            // has it measured again in the same rounds.
+            let split = w.variants().contains(&Variant::ParaSplit);
+            let best = Impl::parse(best_name).filter(|_| split);
+            let (sink, variant_times, best_again) =
+                measure_variants(w.as_ref(), args.threads, args.runs, checksum, best);
+            let split_peaks = split.then(|| {
+                let (id, n, name) = (w.id(), w.items(), Variant::ParaSplit.name());
+                eprintln!("  {id} peak memory: {name} at N and 10 N ...");
+                let (sum_n, peak_n) = w6_peak(id, name, n, args.threads);
+                let (sum_10n, peak_10n) = w6_peak(id, name, 10 * n, args.threads);
+                assert_eq!(sum_n, checksum, "{id} child {name}: checksum");
+                assert_eq!(
+                    Some(sum_10n),
+                    checksum_10n,
+                    "{id} child {name} at 10 N: checksum"
+                );
+                (peak_n, peak_10n)
+            });
+            let context = VariantContext {
+                best_alternative: (best_again.unwrap_or(best_alternative), best_name),
+                split_peaks,
+            };
             let VariantRows { rows, bars } =
-                variant_rows(w.as_ref(), sequential, sink, &variant_times);
+                variant_rows(w.as_ref(), sequential, sink, &variant_times, &context);
             variant_table.extend(rows);
             variant_bars.extend(bars);
         }
@@ -457,9 +524,11 @@ fn main() {
     if !variant_bars.is_empty() {
         println!(
             "\nVariants: streams (SPEC section 5: the pipeline ends in `yield` and a `for` loop \
-             takes its results) and W7 with a counting sink instead of `fold`; Para's own \
-             version measured again, round-robin with the variants. Speed-up: against the \
-             sequential median of the table above; checksums asserted equal to it.\n"
+             takes its results), W6 and W6b with the items made on the workers (`para-split`) \
+             and through one iterator with no runtime (`serial-source-k`), and W7 with a \
+             counting sink instead of `fold`; Para's own version measured again, round-robin \
+             with the variants. Speed-up: against the sequential median of the table above; \
+             checksums asserted equal to it.\n"
         );
         println!("{}", variant_table.join("\n"));
     }

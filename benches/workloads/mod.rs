@@ -104,6 +104,11 @@ pub enum Variant {
     /// reads `k` items, lets go, sums and frees them, with `k` = 16 (64 KiB
     /// of buffers, under glibc's trim threshold) or 64 (256 KiB, over it).
     SerialSource(usize),
+    /// W6 and W6b with the items made on the workers, as rayon's are: a
+    /// `#[split]` source of the indices, then the producer and the byte sum
+    /// as two maps (which `pipeline!` runs as one loop), into the same
+    /// serial sink.
+    ParaSplit,
 }
 
 impl Variant {
@@ -118,6 +123,7 @@ impl Variant {
             Variant::SerialSource(16) => "serial-source-16",
             Variant::SerialSource(64) => "serial-source-64",
             Variant::SerialSource(_) => "serial-source",
+            Variant::ParaSplit => "para-split",
         }
     }
 
@@ -129,7 +135,8 @@ impl Variant {
             Variant::ParaStream
             | Variant::ParaOrderedStream
             | Variant::ParaCountingSink
-            | Variant::SerialSource(_) => None,
+            | Variant::SerialSource(_)
+            | Variant::ParaSplit => None,
             Variant::Pariter | Variant::RayonParBridge => Some(Variant::ParaOrderedStream),
         }
     }

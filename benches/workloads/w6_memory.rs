@@ -172,12 +172,22 @@ impl<P: Producer> Workload for Memory<P> {
     }
 
     fn variants(&self) -> &'static [Variant] {
-        &[Variant::SerialSource(16), Variant::SerialSource(64)]
+        &[
+            Variant::ParaSplit,
+            Variant::SerialSource(16),
+            Variant::SerialSource(64),
+        ]
     }
 
     fn run_variant(&self, variant: Variant, threads: usize) -> u64 {
         match variant {
             Variant::SerialSource(k) => serial_source::<P>(self.n, threads, k),
+            Variant::ParaSplit => {
+                let mut sum = 0u64;
+                pipeline!(threads = threads,
+                    #[split] 0..self.n => |i| P::fresh(i) => |v| P::byte_sum(&v) => |s| sum += s);
+                sum
+            }
             other => panic!("{} has no {} variant", P::ID, other.name()),
         }
     }
