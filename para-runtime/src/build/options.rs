@@ -31,7 +31,7 @@ pub struct Options<'p> {
 
 /// The largest batch a worker takes from one stage when `batch` is not set.
 ///
-/// Batches below it are sized by measured cost (a time target of 50 µs of
+/// Batches below it are sized by measured cost (a time target of 100 µs of
 /// work per batch or less, see the runtime's sizing policy), so this cap matters for cheap items only: per batch, each stage
 /// pays about 100 ns (queueing, completion counting, its output `Vec`), a
 /// tenth of a nanosecond per item at this size, while 2048 8-byte items

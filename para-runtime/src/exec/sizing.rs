@@ -12,10 +12,11 @@
 //!
 //! The time target is chosen per source by a bounded hill-climb on the
 //! source's measured throughput ([`SourceSizing`]). It starts at the
-//! ceiling, [`TARGET_BATCH_NS`] (50 µs: scheduling, a few hundred ns per
-//! batch, is then a small fraction), and may halve down to [`LEVELS`] - 1
-//! times (about 3 µs). Time alone cannot tell what a batch of large items
-//! costs beyond its own stages: a batch of 4 KiB buffers sized for 50 µs
+//! ceiling, [`TARGET_BATCH_NS`] (100 µs: scheduling, about 1 µs of CPU
+//! per batch at 2 threads, is then about 1%), and may halve down to
+//! [`LEVELS`] - 1 times (about 3 µs). Time alone cannot tell what a batch of
+//! large items costs beyond its own stages: a batch of 4 KiB buffers sized
+//! for 100 µs
 //! holds hundreds of them, more than a core's L2, and once they are freed
 //! together glibc gives the top of the heap back to the kernel (its trim
 //! threshold is 128 KiB) and the next batch faults it back in
@@ -34,22 +35,32 @@
 //! With one thread a source doubles its size from 1 to `batch` instead,
 //! since no timing may influence a single-thread run (it must be
 //! deterministic). A serial source also stops reading a batch once reading
-//! it has taken longer than the ceiling ([`read_budget`]), so a slow
-//! iterator's items are not held back for a whole batch.
+//! it has taken longer than [`READ_BUDGET_NS`] ([`read_budget`]), so a
+//! slow iterator's items are not held back for a whole batch.
 
 use crate::exec::run::Run;
 use crate::sync::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// The ceiling of a batch's time target in one stage: long enough that
-/// scheduling (a few hundred ns per batch) is a small fraction, short enough
-/// to spread work. The hill-climb starts here.
-const TARGET_BATCH_NS: u64 = 50_000;
+/// scheduling is a small fraction, short enough to spread work. The
+/// hill-climb starts here. At 2 threads a batch costs about 1 µs of CPU in
+/// cache lines the workers share (the source's lock and state, counters,
+/// deques), so 50 µs left W5 (a serial stage behind a parallel one, where
+/// every cycle counts) 2-3% over its bound; 100 µs took 2% off it in
+/// alternating runs (264.8 -> 259.5 ms, 6 pairs) and left W6, W6b (whose
+/// climb goes down anyway) and W7 where they were.
+const TARGET_BATCH_NS: u64 = 100_000;
 
 /// How many time targets the climb moves between: the ceiling and its
 /// halvings, down to `TARGET_BATCH_NS >> (LEVELS - 1)` (about 3 µs, where
 /// the per-batch cost is still under a tenth).
-const LEVELS: u32 = 5;
+const LEVELS: u32 = 6;
+
+/// How long a serial source reads one batch before it emits what it has
+/// (more than one thread): a slow iterator's item waits for about this long
+/// at most, and a panic downstream is seen that much later.
+const READ_BUDGET_NS: u64 = 50_000;
 
 /// A throughput window: about this much measured work per thread (2 ms),
 /// long enough that a window's rate is not one batch's noise.
@@ -237,11 +248,10 @@ impl SourceSizing {
 }
 
 /// How long a serial source may spend reading one batch before it emits
-/// what it has (see `nodes::source::IterSupply`): the batch time target's
-/// ceiling, or `None` with one thread, whose batches must not depend on
-/// timing.
+/// what it has (see `nodes::source::IterSupply`): [`READ_BUDGET_NS`], or
+/// `None` with one thread, whose batches must not depend on timing.
 pub(crate) fn read_budget(run: &Run<'_>) -> Option<Duration> {
-    (run.threads > 1).then_some(Duration::from_nanos(TARGET_BATCH_NS))
+    (run.threads > 1).then_some(Duration::from_nanos(READ_BUDGET_NS))
 }
 
 #[cfg(all(test, not(loom)))]
@@ -261,13 +271,13 @@ mod tests {
 
     #[test]
     fn climbs_down_to_the_fastest_target() {
-        let s = settle_on([1.0, 1.5, 2.0, 2.5, 2.2], 200);
+        let s = settle_on([1.0, 1.5, 2.0, 2.5, 2.2, 2.0], 200);
         assert_eq!(s.level(), 3);
     }
 
     #[test]
     fn stays_at_the_ceiling_when_it_is_fastest() {
-        let s = settle_on([3.0, 2.0, 1.5, 1.2, 1.0], 200);
+        let s = settle_on([3.0, 2.0, 1.5, 1.2, 1.0, 0.8], 200);
         assert_eq!(s.level(), 0);
         // Losing probes back off: the wait has grown to its bound.
         assert_eq!(s.wait, MAX_WAIT);
@@ -275,16 +285,16 @@ mod tests {
 
     #[test]
     fn ignores_differences_within_the_margin() {
-        let s = settle_on([1.0, 1.03, 1.04, 1.04, 1.04], 200);
+        let s = settle_on([1.0, 1.03, 1.04, 1.04, 1.04, 1.04], 200);
         assert_eq!(s.level(), 0);
     }
 
     #[test]
     fn climbs_back_up_when_smaller_batches_become_slower() {
-        let mut s = settle_on([1.0, 1.5, 2.0, 2.5, 2.2], 200);
+        let mut s = settle_on([1.0, 1.5, 2.0, 2.5, 2.2, 2.0], 200);
         assert_eq!(s.level(), 3);
         // The workload changes: the ceiling is best now.
-        let rates = [4.0, 3.0, 2.0, 1.0, 0.5];
+        let rates = [4.0, 3.0, 2.0, 1.0, 0.5, 0.3];
         for _ in 0..2000 {
             let level = s.trial.unwrap_or(s.level);
             s.step(rates[level as usize]);

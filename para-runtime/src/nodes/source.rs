@@ -15,7 +15,7 @@
 //! reserved but not filled (the iterator ended early) is released at once.
 //!
 //! Pieces are sized by `Executor::source_batch_size`: a time target's worth
-//! of work by the measured cost per source item (50 µs down to about 3 µs, chosen
+//! of work by the measured cost per source item (100 µs down to about 3 µs, chosen
 //! per source by a hill-climb on its throughput: `exec::sizing`), one item
 //! until a cost is known (at
 //! `threads = 1`, where no timing may decide, sizes double from one
