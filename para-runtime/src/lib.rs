@@ -43,7 +43,8 @@
 //! * A source cuts batches worth a *time target* of work by the measured
 //!   cost per item of the stages, at most `batch` items (`exec::sizing`).
 //!   The target is chosen per source by a bounded hill-climb on its
-//!   measured throughput: it starts at a 100 µs ceiling and, now and then,
+//!   measured throughput: it starts at a 100 µs ceiling (50 µs for items that own heap
+//!   memory) and, now and then,
 //!   tries a neighbouring target (halving steps down to about 3 µs) for one
 //!   window of about 2 ms of work per thread, moving there when that was more than 5%
 //!   faster; a probe that loses doubles the wait before the next. So a

@@ -14,9 +14,12 @@
 //! source's measured throughput ([`SourceSizing`]). It starts at the
 //! ceiling, [`TARGET_BATCH_NS`] (100 µs: scheduling, about 1 µs of CPU
 //! per batch at 2 threads, is then about 1%), and may halve down to
-//! [`LEVELS`] - 1 times (about 3 µs). Time alone cannot tell what a batch of
+//! [`LEVELS`] - 1 times (about 3 µs). For items that own heap memory (their
+//! type needs a drop: `Vec`, `String`, `Box`) the ceiling is half that
+//! (the ladder starts one level down): a batch of them is a batch of
+//! allocations alive together. Time alone cannot tell what a batch of
 //! large items costs beyond its own stages: a batch of 4 KiB buffers sized
-//! for 100 µs
+//! for 50 µs
 //! holds hundreds of them, more than a core's L2, and once they are freed
 //! together glibc gives the top of the heap back to the kernel (its trim
 //! threshold is 128 KiB) and the next batch faults it back in
@@ -47,9 +50,14 @@ use std::time::{Duration, Instant};
 /// hill-climb starts here. At 2 threads a batch costs about 1 µs of CPU in
 /// cache lines the workers share (the source's lock and state, counters,
 /// deques), so 50 µs left W5 (a serial stage behind a parallel one, where
-/// every cycle counts) 2-3% over its bound; 100 µs took 2% off it in
-/// alternating runs (264.8 -> 259.5 ms, 6 pairs) and left W6, W6b (whose
-/// climb goes down anyway) and W7 where they were.
+/// every cycle counts) 3-5% over its bound; 100 µs took 2-4% off it in
+/// alternating runs (`bench_table --only W5`: 1.047, 1.067, 1.028x the
+/// bound against 1.044, 1.000, 0.992x) and left W7 where it was.
+///
+/// Not for items that own heap memory ([`SourceSizing::for_items`]): W6b's
+/// climb settled now and then at 50 µs, where 100 µs and 50 µs gave the
+/// same throughput, and its peak memory grew with the batches (5.3 MiB at
+/// N and 7.1 MiB at 10 N in one run: the bar is the same at both).
 const TARGET_BATCH_NS: u64 = 100_000;
 
 /// How many time targets the climb moves between: the ceiling and its
@@ -92,6 +100,8 @@ pub(crate) fn note_cost(cost_ns: &AtomicU64, per_item: u64) {
 pub(crate) struct SourceSizing {
     /// The next size while doubling (one thread).
     next_doubling: usize,
+    /// The top of the ladder: 0, or 1 for items that own heap memory.
+    top: u32,
     /// The settled target: `TARGET_BATCH_NS >> level`.
     level: u32,
     /// The level being tried for one window, if any.
@@ -122,9 +132,23 @@ pub(crate) struct SourceSizing {
 }
 
 impl SourceSizing {
-    pub(crate) fn new() -> Self {
+    /// The sizing of a source of items of type `T`: the ladder starts one
+    /// level down for items that own heap memory (`T` needs a drop; see
+    /// [`TARGET_BATCH_NS`]).
+    pub(crate) fn for_items<T>() -> Self {
+        let top = u32::from(std::mem::needs_drop::<T>());
+        SourceSizing {
+            top,
+            level: top,
+            ..Self::new()
+        }
+    }
+
+    /// The sizing with the ladder's top at the ceiling.
+    fn new() -> Self {
         SourceSizing {
             next_doubling: 1,
+            top: 0,
             level: 0,
             trial: None,
             smaller: true,
@@ -171,7 +195,7 @@ impl SourceSizing {
             return 1;
         }
         let size_at = |level: u32| ((TARGET_BATCH_NS >> level) / cost).clamp(1, run.batch as u64);
-        self.climbing = size_at(0) != size_at(LEVELS - 1);
+        self.climbing = size_at(self.top) != size_at(LEVELS - 1);
         size_at(self.trial.unwrap_or(self.level)) as usize
     }
 
@@ -236,7 +260,7 @@ impl SourceSizing {
         // Probe a neighbour: the way `smaller` points, or the other way at
         // either end of the ladder.
         let down = self.level + 1 < LEVELS;
-        let up = self.level > 0;
+        let up = self.level > self.top;
         self.smaller = (self.smaller && down) || !up;
         self.trial = Some(if self.smaller {
             self.level + 1
@@ -287,6 +311,22 @@ mod tests {
     fn ignores_differences_within_the_margin() {
         let s = settle_on([1.0, 1.03, 1.04, 1.04, 1.04, 1.04], 200);
         assert_eq!(s.level(), 0);
+    }
+
+    #[test]
+    fn items_that_own_heap_memory_start_one_level_down_and_stay_below() {
+        assert_eq!(SourceSizing::for_items::<u64>().level(), 0);
+        assert_eq!(SourceSizing::for_items::<&str>().level(), 0);
+        let mut s = SourceSizing::for_items::<Vec<u8>>();
+        assert_eq!(s.level(), 1);
+        // The ceiling would be fastest, but it is off the ladder.
+        s.climbing = true;
+        let rates = [9.0, 3.0, 2.0, 1.5, 1.2, 1.0];
+        for _ in 0..200 {
+            let level = s.trial.unwrap_or(s.level);
+            s.step(rates[level as usize]);
+        }
+        assert_eq!(s.level(), 1);
     }
 
     #[test]

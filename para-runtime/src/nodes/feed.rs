@@ -306,7 +306,7 @@ impl<T> FeedNode<T> {
         FeedNode {
             id,
             feed,
-            sizing: Mutex::new(SourceSizing::new()),
+            sizing: Mutex::new(SourceSizing::for_items::<T>()),
             wire,
             outlets: Outlets::default(),
         }

@@ -237,7 +237,7 @@ impl<P: Supply> SourceNode<P> {
             state: Mutex::new(SourceState {
                 supply: Some(supply),
                 seq: 0,
-                sizing: SourceSizing::new(),
+                sizing: SourceSizing::for_items::<P::Item>(),
             }),
             wire,
             outlets: Outlets::default(),
