@@ -27,7 +27,7 @@ mod workloads;
 
 use std::process::Command;
 use std::time::Instant;
-use workloads::w5_stateful::Stateful;
+use workloads::w5_stateful::{self, Stateful};
 use workloads::w6_memory;
 use workloads::{Impl, Variant, Workload};
 
@@ -611,10 +611,23 @@ impl Bar<'_> {
                 )
             }
             "W5" => {
+                // The spin loops are calibrated to the nominal 2 µs and
+                // 0.5 µs once per process, which misses by a few per cent
+                // (2.42-2.52 µs for the nominal 2.5 in one day's tables):
+                // the bound is judged in this run's units, its stage costs
+                // scaled by the sequential loop's time per item.
                 let bound = Stateful::bound_ns(self.threads, self.cores);
-                let ratio = self.para / bound;
+                let nominal = w5_stateful::PARALLEL_NS + w5_stateful::SERIAL_NS;
+                let run_bound = bound * sequential / nominal;
+                let ratio = self.para / run_bound;
                 format!(
-                    "W5: para {ratio:.3}x the bound ({}); bar: within 2%: {}",
+                    "W5: para {ratio:.3}x the bound ({}: the bound's stage costs scaled by this \
+                     run's sequential loop, {} per item for the nominal {}), {:.3}x the nominal \
+                     bound ({}); bar: within 2%: {}",
+                    per_item(run_bound),
+                    per_item(sequential),
+                    per_item(nominal),
+                    self.para / bound,
                     per_item(bound),
                     Self::met(ratio <= 1.02)
                 )
