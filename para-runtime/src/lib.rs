@@ -106,7 +106,7 @@ pub use api::report::{NodeReport, Report};
 pub use api::split::{IntoSplit, Split, VecIter, VecSplit};
 pub use api::stage::{Input, Output, Stage, StageMode};
 pub use build::graph::Graph;
-pub use build::options::{Options, ProgressSwitch, DEFAULT_BATCH};
+pub use build::options::{Options, ProgressSwitch, DEFAULT_BATCH, DEFAULT_TIMED_BATCH};
 pub use build::port::{Port, StreamPort};
 pub use nodes::feed::{feed, Feed, Feeder, SendError, TrySendError};
 pub use nodes::stream::Stream;

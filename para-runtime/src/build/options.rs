@@ -29,21 +29,32 @@ pub struct Options<'p> {
     pub(crate) progress: bool,
 }
 
-/// The largest batch a worker takes from one stage when `batch` is not set.
+/// The largest batch a worker takes from one stage when `batch` is not set
+/// and the run has one thread, and the unit of the default capacity
+/// ([`Options::capacity`]).
+///
+/// With one thread, batch sizes double up to this cap without timing (a
+/// single-thread run must be deterministic), so it must suit large items
+/// too: 2048 buffers of 4 KiB are already more than a core's L2. On the
+/// 3-stage W1 chain, 1024 gave 0.67 ns/item, 2048 0.52 and 4096 0.45.
+pub const DEFAULT_BATCH: usize = 2048;
+
+/// The largest batch a worker takes from one stage when `batch` is not set
+/// and the run has more than one thread.
 ///
 /// Batches below it are sized by measured cost (a time target of 100 µs of
-/// work per batch or less, see the runtime's sizing policy), so this cap matters for cheap items only: per batch, each stage
-/// pays about 100 ns (queueing, completion counting, its output `Vec`), a
-/// tenth of a nanosecond per item at this size, while 2048 8-byte items
-/// (16 KiB) still fit in L1 with room for the stage's output. On the
-/// 3-stage W1 chain at 2 threads, 1024 gave 0.67 ns/item, 2048 0.52 and
-/// 4096 0.45; the W4 diamond (16-byte tuples) got 2.25, 2.0 and 3.5.
-pub const DEFAULT_BATCH: usize = 2048;
+/// work per batch or less, see the runtime's sizing policy), so this cap
+/// matters for cheap items only, for which a batch's own cost is what
+/// counts: at 2 threads a batch costs about 1 µs of CPU in cache lines the
+/// workers share, a quarter of W1's 2048-item batch. At 8192, in
+/// alternating `bench_table` runs at 2 threads, W1 took 0.49 ns per item
+/// against 0.56-0.63 at 2048, and W4 1.02-1.03 against 1.13-1.17.
+pub const DEFAULT_TIMED_BATCH: usize = 8192;
 
 impl<'p> Options<'p> {
     /// Default options: the current rayon-core pool's size, the default
     /// capacity ([`Options::capacity`]), batches of up to [`DEFAULT_BATCH`]
-    /// items.
+    /// items with one thread and [`DEFAULT_TIMED_BATCH`] with more.
     pub fn new() -> Self {
         Self::default()
     }
@@ -78,7 +89,9 @@ impl<'p> Options<'p> {
         self
     }
 
-    /// Largest batch a worker takes from one stage (batches adapt below it).
+    /// Largest batch a worker takes from one stage (batches adapt below
+    /// it). Default: [`DEFAULT_BATCH`] with one thread, [`DEFAULT_TIMED_BATCH`]
+    /// with more.
     pub fn batch(mut self, batch: usize) -> Self {
         self.batch = Some(batch);
         self
@@ -220,6 +233,7 @@ impl<'p> Options<'p> {
         );
         let batch = self.batch.unwrap_or(DEFAULT_BATCH);
         assert!(batch > 0, "para: batch = 0: batches need at least one item");
+        let timed_batch = self.batch.unwrap_or(DEFAULT_TIMED_BATCH);
         let pool = match (self.pool, self.threads) {
             (Some(pool), _) => Pool::Given(pool),
             // Inside a pool: the workers are jobs of that pool (see
@@ -235,6 +249,7 @@ impl<'p> Options<'p> {
             threads,
             capacity,
             batch,
+            timed_batch,
             pool,
             trace: self.trace,
             progress: self.progress,
