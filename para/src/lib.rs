@@ -42,7 +42,8 @@
 //!
 //! Options: a bare thread count, or `threads`, `capacity` (most items alive
 //! at once: memory stays flat whatever the input length; by default
-//! `4 * threads * batch`), `batch` (largest batch a worker takes) and
+//! `4 * threads * 2048`, or `* batch` when set), `batch` (largest batch a
+//! worker takes: by default 2048 with one thread, 8192 with more) and
 //! `pool` (run inside a rayon-core pool).
 //!
 //! ```

@@ -77,9 +77,10 @@ impl<'p> Options<'p> {
 
     /// Most items alive inside the graph at once; sources pause at the bound.
     ///
-    /// Without it, a run is still bounded: `4 * threads * batch` items (four
-    /// full batches per worker, as oneTBB's rule of thumb of
-    /// `max_live_tokens = 4 * threads` does with one batch per token), plus
+    /// Without it, a run is still bounded: `4 * threads * batch` items, with
+    /// `batch` at [`DEFAULT_BATCH`] when it is not set (four such batches per
+    /// worker, as oneTBB's rule of thumb of `max_live_tokens = 4 * threads`
+    /// does with one batch per token; one of the largest timed batches), plus
     /// room for two full batches per lane of every device stage. Unbounded,
     /// a fast source in front of a serial bottleneck would queue its whole
     /// input in memory; with the bound, memory stays flat and the batches
