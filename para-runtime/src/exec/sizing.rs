@@ -166,7 +166,7 @@ impl SourceSizing {
     }
 
     /// The settled level, for tests and the docs' claims.
-    #[cfg(test)]
+    #[cfg(all(test, not(loom)))]
     pub(crate) fn level(&self) -> u32 {
         self.level
     }
