@@ -315,18 +315,7 @@ fn fused_panic_child() {
 #[test]
 fn a_panic_in_a_fused_pair_names_both_stages() {
     for which in ["split", "add"] {
-        let out = std::process::Command::new(std::env::current_exe().unwrap())
-            .args([
-                "--exact",
-                "fused_panic_child",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env("PARA_FUSED_PANIC", which)
-            .output()
-            .expect("run the child");
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success(), "child failed: {stderr}");
+        let stderr = para_tests::child_test_stderr("fused_panic_child", "PARA_FUSED_PANIC", which);
         let line = "para: stage 'split' (flat_map #1, run fused with 'add' (fold #2)) panicked";
         assert!(stderr.contains(line), "no {line:?} in: {stderr}");
         assert_eq!(stderr.matches("para: stage").count(), 1, "{stderr}");

@@ -159,18 +159,8 @@ fn fused_maps_panic_child() {
 #[test]
 fn a_panic_in_a_fused_pair_of_maps_names_both() {
     for which in ["double", "add"] {
-        let out = std::process::Command::new(std::env::current_exe().unwrap())
-            .args([
-                "--exact",
-                "fused_maps_panic_child",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env("PARA_FUSED_MAPS_PANIC", which)
-            .output()
-            .expect("run the child");
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success(), "child failed: {stderr}");
+        let stderr =
+            para_tests::child_test_stderr("fused_maps_panic_child", "PARA_FUSED_MAPS_PANIC", which);
         let line = "para: stage 'double' (map #1, run fused with 'add' (map #2)) panicked";
         assert!(stderr.contains(line), "no {line:?} in: {stderr}");
         assert_eq!(stderr.matches("para: stage").count(), 1, "{stderr}");

@@ -66,3 +66,18 @@ pub fn quiet_panics_of<P: Any>() {
 /// the item it happened at.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Boom(pub u64);
+
+/// Runs the test `name` of this test binary alone in a child process, with
+/// the environment variable `var` set to `value` (the child test does its
+/// work only when it is set), and returns the child's stderr. Fails the
+/// test if the child test failed.
+pub fn child_test_stderr(name: &str, var: &str, value: &str) -> String {
+    let out = std::process::Command::new(std::env::current_exe().expect("the test binary"))
+        .args(["--exact", name, "--nocapture", "--test-threads=1"])
+        .env(var, value)
+        .output()
+        .expect("run the child");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "child {name} failed: {stderr}");
+    stderr
+}
