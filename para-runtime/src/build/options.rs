@@ -232,9 +232,18 @@ impl<'p> Options<'p> {
             self.capacity != Some(0),
             "para: capacity = 0: no item could ever enter the graph; use at least 1"
         );
-        let batch = self.batch.unwrap_or(DEFAULT_BATCH);
-        assert!(batch > 0, "para: batch = 0: batches need at least one item");
-        let timed_batch = self.batch.unwrap_or(DEFAULT_TIMED_BATCH);
+        assert!(
+            self.batch != Some(0),
+            "para: batch = 0: batches need at least one item"
+        );
+        // The default capacity's unit is the one-thread cap, whatever the
+        // run's own cap (see `DEFAULT_TIMED_BATCH`).
+        let unit = self.batch.unwrap_or(DEFAULT_BATCH);
+        let batch = match self.batch {
+            Some(batch) => batch,
+            None if threads == 1 => DEFAULT_BATCH,
+            None => DEFAULT_TIMED_BATCH,
+        };
         let pool = match (self.pool, self.threads) {
             (Some(pool), _) => Pool::Given(pool),
             // Inside a pool: the workers are jobs of that pool (see
@@ -245,12 +254,11 @@ impl<'p> Options<'p> {
         };
         let capacity = self
             .capacity
-            .unwrap_or_else(|| default_capacity(specs, threads, batch));
+            .unwrap_or_else(|| default_capacity(specs, threads, unit));
         Settings {
             threads,
             capacity,
             batch,
-            timed_batch,
             pool,
             trace: self.trace,
             progress: self.progress,

@@ -227,11 +227,11 @@ impl<'g> Run<'g> {
                 Culprit::Node(node) => {
                     let plan = self.plan(node);
                     let fused = match self.node(node).fused_with() {
-                        Some(fold) => {
-                            let fold_plan = self.plan(fold);
+                        Some(other) => {
+                            let other_plan = self.plan(other);
                             format!(
-                                ", run fused with '{}' ({} {fold})",
-                                fold_plan.label, fold_plan.kind
+                                ", run fused with '{}' ({} {other})",
+                                other_plan.label, other_plan.kind
                             )
                         }
                         None => String::new(),

@@ -58,10 +58,9 @@ use std::time::Instant;
 pub(crate) struct Settings<'p> {
     pub(crate) threads: usize,
     pub(crate) capacity: usize,
-    /// The largest batch: with one thread (sizes double up to it), and with
-    /// more (sizes are timed, see `exec::sizing`).
+    /// The largest batch (with one thread sizes double up to it; with more
+    /// they are timed below it, see `exec::sizing`).
     pub(crate) batch: usize,
-    pub(crate) timed_batch: usize,
     pub(crate) pool: Pool<'p>,
     /// Write a trace of the run to this file (see `exec::trace`).
     pub(crate) trace: Option<&'p std::path::Path>,
@@ -133,13 +132,11 @@ impl<'g, 'p> Launch<'g, 'p> {
             threads,
             capacity,
             batch,
-            timed_batch,
             pool,
             trace,
             progress,
         } = settings;
         let watching = Watching { trace, progress };
-        let batch = if threads == 1 { batch } else { timed_batch };
         let run = Box::new(CachePadded::new(Run::new(
             nodes, plans, threads, capacity, batch, watching,
         )));
