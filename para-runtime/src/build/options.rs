@@ -280,3 +280,35 @@ fn default_capacity(specs: &[Spec], threads: usize, batch: usize) -> usize {
         .saturating_mul(4)
         .saturating_add(devices)
 }
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    /// The batch cap a run gets: the user's, or 2048 with one thread (sizes
+    /// double without timing) and 8192 with more (sizes are timed); the
+    /// default capacity's unit stays 2048 either way.
+    #[test]
+    fn the_batch_cap_depends_on_the_thread_count_unless_set() {
+        let resolve = |options: Options<'_>| {
+            let settings = options.resolve(&[]);
+            (settings.batch, settings.capacity)
+        };
+        assert_eq!(
+            resolve(Options::new().threads(1)),
+            (DEFAULT_BATCH, 4 * DEFAULT_BATCH)
+        );
+        assert_eq!(
+            resolve(Options::new().threads(8)),
+            (DEFAULT_TIMED_BATCH, 4 * 8 * DEFAULT_BATCH)
+        );
+        assert_eq!(
+            resolve(Options::new().threads(8).batch(100)),
+            (100, 4 * 8 * 100)
+        );
+        assert_eq!(
+            resolve(Options::new().threads(1).batch(100)),
+            (100, 4 * 100)
+        );
+    }
+}
